@@ -1,0 +1,80 @@
+"""One error tree. Every error carries a stable ``code`` and an HTTP ``status``.
+
+    ComplianceShieldError (500 INTERNAL)
+    ├── ValidationFailed (422 VALIDATION_FAILED)        a field of a request is invalid
+    │   └── PolicyInvalid (422 POLICY_INVALID)           a policy document is invalid
+    ├── NotAuthenticated (401 NOT_AUTHENTICATED)         missing/invalid/expired bearer token
+    ├── Forbidden (403 FORBIDDEN)                        the token lacks the role
+    ├── NotFound (404 NOT_FOUND)                         an entity does not exist
+    ├── Conflict (409 CONFLICT)                          state forbids the change
+    │   └── IdempotencyKeyReused (409 IDEMPOTENCY_KEY_REUSED)
+    └── ServiceUnavailable (503 SERVICE_UNAVAILABLE)     a decision could not be recorded durably
+
+A REJECTED transfer is a result, not an error. One renderer in ``api/errors.py`` turns these
+into ``{"error": {"code", "message", "details"}}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ComplianceShieldError(Exception):
+    code = "INTERNAL"
+    status = 500
+
+    def __init__(self, message: str, *, details: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class ValidationFailed(ComplianceShieldError):
+    code = "VALIDATION_FAILED"
+    status = 422
+
+    def __init__(self, message: str, *, field: str | None = None, details: Any = None) -> None:
+        if details is None and field is not None:
+            details = [{"field": field, "message": message}]
+        super().__init__(message, details=details)
+        self.field = field
+
+
+class PolicyInvalid(ValidationFailed):
+    """A policy document failed validation; ``details`` lists ``{"field": path, "message"}``."""
+
+    code = "POLICY_INVALID"
+
+    def __init__(self, errors: list[dict[str, str]]) -> None:
+        summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
+        super().__init__(f"invalid policy document: {summary}", details=errors)
+        self.errors = errors
+
+
+class NotAuthenticated(ComplianceShieldError):
+    code = "NOT_AUTHENTICATED"
+    status = 401
+
+
+class Forbidden(ComplianceShieldError):
+    code = "FORBIDDEN"
+    status = 403
+
+
+class NotFound(ComplianceShieldError):
+    code = "NOT_FOUND"
+    status = 404
+
+
+class Conflict(ComplianceShieldError):
+    code = "CONFLICT"
+    status = 409
+
+
+class IdempotencyKeyReused(Conflict):
+    code = "IDEMPOTENCY_KEY_REUSED"
+
+
+class ServiceUnavailable(ComplianceShieldError):
+    code = "SERVICE_UNAVAILABLE"
+    status = 503
