@@ -81,9 +81,7 @@ def evaluate(policy: CompiledPolicy, facts: Facts, now: datetime) -> Decision:
         status, first = Outcome.ESCALATED, others[0].code
     elif score >= policy.document.escalation_threshold:
         status, first = Outcome.ESCALATED, ReasonCode.RISK_SCORE_THRESHOLD
-        reasons.append(
-            Reason(code=first, message=MESSAGES[first] + f" ({score})", rule="escalation_threshold")
-        )
+        reasons.append(Reason(code=first, message=MESSAGES[first] + f" ({score})", rule="escalation_threshold"))
     else:
         status, first = Outcome.APPROVED, None
     return Decision(

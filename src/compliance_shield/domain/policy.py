@@ -107,9 +107,7 @@ def compile_policy(data: Any) -> CompiledPolicy:
     try:
         document = PolicyDocument.model_validate(data)
     except ValidationError as exc:
-        raise PolicyInvalid(
-            [{"field": _path(e["loc"]), "message": e["msg"]} for e in exc.errors()]
-        ) from exc
+        raise PolicyInvalid([{"field": _path(e["loc"]), "message": e["msg"]} for e in exc.errors()]) from exc
     errors: list[dict[str, str]] = []
     compiled: list[CompiledRule] = []
     for index, spec in enumerate(document.rules):
@@ -121,8 +119,7 @@ def compile_policy(data: Any) -> CompiledPolicy:
             params = definition.params_model.model_validate(spec.params)
         except ValidationError as exc:
             errors.extend(
-                {"field": _path(e["loc"], f"rules[{index}].params"), "message": e["msg"]}
-                for e in exc.errors()
+                {"field": _path(e["loc"], f"rules[{index}].params"), "message": e["msg"]} for e in exc.errors()
             )
             continue
         compiled.append(CompiledRule(spec, definition, params, params.model_dump(mode="json")))

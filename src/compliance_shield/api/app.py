@@ -1,0 +1,49 @@
+"""The FastAPI app factory. The lifespan builds the container from settings and tears it down."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from compliance_shield import __version__
+from compliance_shield.api.errors import install_error_handlers
+from compliance_shield.api.routers import checks, health, investors, policies, sanctions, tokens
+from compliance_shield.bootstrap import Container, build_container
+from compliance_shield.settings import Settings
+
+
+def create_app(settings: Settings, *, container: Container | None = None) -> FastAPI:
+    """Build the app. With ``container`` given (tests), the caller owns its lifecycle."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if container is not None:
+            app.state.container = container
+            yield
+            return
+        built = await build_container(settings)
+        app.state.container = built
+        try:
+            yield
+        finally:
+            await built.close()
+
+    app = FastAPI(
+        title="ComplianceShield",
+        version=__version__,
+        description=(
+            "Real-time compliance gate for transfers of tokenized securities. "
+            "Every completed check answers 200 with APPROVED, REJECTED or ESCALATED; "
+            'errors use one envelope: {"error": {"code", "message", "details"}}.'
+        ),
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    if container is not None:
+        app.state.container = container
+    install_error_handlers(app)
+    for module in (health, checks, investors, tokens, policies, sanctions):
+        app.include_router(module.router)
+    return app

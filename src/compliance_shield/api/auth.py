@@ -1,0 +1,95 @@
+"""JWT bearer authentication (HS256) and role checks.
+
+Roles live in the ``roles`` claim: ``checker`` (transfer checks), ``analyst`` (read),
+``officer`` (reference data, reviews), ``admin`` (everything, policies and tokens).
+Tokens without a valid HS256 signature (``alg=none`` included), expired or not yet valid
+tokens, and tokens without ``sub``/``exp`` are refused with 401.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import jwt
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from compliance_shield.errors import Forbidden, NotAuthenticated
+
+ROLES = ("checker", "analyst", "officer", "admin")
+ALGORITHM = "HS256"
+
+_bearer = HTTPBearer(auto_error=False, description="JWT signed with JWT_SECRET (HS256)")
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    sub: str
+    roles: frozenset[str]
+
+
+def issue_token(secret: str, sub: str, roles: Iterable[str], ttl_seconds: int, now: datetime, issuer: str) -> str:
+    unknown = set(roles) - set(ROLES)
+    if unknown:
+        raise ValueError(f"unknown roles: {', '.join(sorted(unknown))}")
+    claims = {
+        "sub": sub,
+        "roles": sorted(set(roles)),
+        "iat": now,
+        "nbf": now,
+        "exp": now + timedelta(seconds=ttl_seconds),
+        "iss": issuer,
+    }
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def decode_token(token: str, secret: str, issuer: str) -> Principal:
+    try:
+        claims = jwt.decode(
+            token,
+            secret,
+            algorithms=[ALGORITHM],
+            issuer=issuer,
+            options={"require": ["sub", "exp", "iat"]},
+            leeway=5,
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise NotAuthenticated("the bearer token has expired") from exc
+    except jwt.ImmatureSignatureError as exc:
+        raise NotAuthenticated("the bearer token is not valid yet") from exc
+    except jwt.InvalidTokenError as exc:
+        raise NotAuthenticated(f"invalid bearer token: {exc}") from exc
+    roles = claims.get("roles", [])
+    if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+        raise NotAuthenticated("the roles claim must be a list of strings")
+    return Principal(sub=str(claims["sub"]), roles=frozenset(roles))
+
+
+def require(*roles: str) -> Callable[..., Coroutine[Any, Any, Principal]]:
+    """A dependency admitting principals with any of ``roles`` (``admin`` is always admitted)."""
+    allowed = frozenset(roles) | {"admin"}
+
+    async def dependency(
+        request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
+    ) -> Principal:
+        if credentials is None or credentials.scheme.lower() != "bearer":
+            raise NotAuthenticated("a bearer token is required")
+        settings = request.app.state.settings
+        principal = decode_token(credentials.credentials, settings.jwt_secret_value, settings.jwt_issuer)
+        if not principal.roles & allowed:
+            raise Forbidden(f"this action needs one of the roles: {', '.join(sorted(allowed))}")
+        return principal
+
+    dependency.required_roles = allowed  # type: ignore[attr-defined]
+    return dependency
+
+
+READ = require("analyst", "officer")
+CHECK = require("checker")
+CHECK_OR_READ = require("checker", "analyst", "officer")
+SETTLE = require("checker", "officer")
+WRITE = require("officer")
+ADMIN = require()

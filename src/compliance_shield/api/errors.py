@@ -1,0 +1,81 @@
+"""The one error renderer: ``{"error": {"code", "message", "details"}}`` for every failure."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from compliance_shield.errors import ComplianceShieldError
+
+log = structlog.get_logger(__name__)
+
+_HTTP_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 401: "NOT_AUTHENTICATED", 403: "FORBIDDEN"}
+
+
+def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": details}}
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    if not parts:
+        return str(loc[0]) if loc else "body"
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if p.isdigit() else (f".{p}" if out else p)
+    return out
+
+
+async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ComplianceShieldError)
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    if exc.status >= 500:
+        log.warning("request.failed", code=exc.code, message=exc.message)
+    return JSONResponse(error_body(exc.code, exc.message, exc.details), status_code=exc.status, headers=headers)
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    details = []
+    for e in exc.errors():
+        if e.get("type") == "json_invalid":
+            details.append({"field": "body", "message": f"malformed JSON: {e.get('msg')}"})
+        else:
+            details.append({"field": _field(tuple(e.get("loc", ()))), "message": str(e.get("msg"))})
+    first = details[0] if details else {"field": "body", "message": "invalid request"}
+    message = f"{first['field']}: {first['message']}"
+    return JSONResponse(error_body("VALIDATION_FAILED", message, details), status_code=422)
+
+
+async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "HTTP_ERROR")
+    return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
+
+
+#: failures of the database link: the request may be retried, nothing was recorded
+_UNAVAILABLE = (OSError, TimeoutError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
+                asyncpg.CannotConnectNowError)  # fmt: skip
+
+
+async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    if isinstance(exc, _UNAVAILABLE):
+        log.warning("request.database_unavailable", error=repr(exc))
+        return JSONResponse(
+            error_body("SERVICE_UNAVAILABLE", "the database is unavailable; retry later"), status_code=503
+        )
+    log.exception("request.unexpected_error", error=repr(exc))
+    return JSONResponse(error_body("INTERNAL", "internal error"), status_code=500)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ComplianceShieldError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,127 @@
+"""Transfer checks: decide, read, list, settle and cancel."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Header, Query
+
+from compliance_shield.api.auth import CHECK, CHECK_OR_READ, SETTLE, Principal
+from compliance_shield.api.deps import container, decode_cursor, encode_cursor
+from compliance_shield.api.schemas import CancelIn, CheckOut, CheckPage, SettleIn, TransferCheckIn, check_out
+from compliance_shield.bootstrap import Container
+from compliance_shield.db import checks as checks_repo
+from compliance_shield.domain.values import Outcome
+from compliance_shield.errors import NotFound, ValidationFailed
+from compliance_shield.services.decide import request_hash
+from compliance_shield.services.gather import CheckRequest
+from compliance_shield.services.inputs import EvmAddress
+
+router = APIRouter(prefix="/v1/compliance", tags=["transfer checks"])
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=200,
+        pattern=r"^[\x21-\x7e]+$",
+        description="repeat a request with the same key to get the same decision (one record)",
+    ),
+]
+
+
+def to_request(body: TransferCheckIn, principal: Principal, key: str | None) -> CheckRequest:
+    echo = body.model_dump(mode="json", exclude_none=True)
+    return CheckRequest(
+        token_id=body.token_id,
+        from_address=body.from_address,
+        to_address=body.to_address,
+        amount=body.amount,
+        blockchain_type=body.blockchain_type,
+        transfer_type=body.transfer_type,
+        principal=principal.sub,
+        request_hash=request_hash(echo),
+        echo=echo,
+        reference=body.reference,
+        travel_rule=body.travel_rule,
+        idempotency_key=key,
+    )
+
+
+@router.post(
+    "/transfer-check",
+    response_model=CheckOut,
+    summary="Decide a transfer",
+    responses={404: {"description": "unknown token"}, 409: {"description": "Idempotency-Key reused"},
+               422: {"description": "invalid field"}, 503: {"description": "decision could not be recorded"}},
+)  # fmt: skip
+async def transfer_check(
+    body: TransferCheckIn,
+    idempotency_key: IdempotencyKey = None,
+    principal: Principal = Depends(CHECK),
+    c: Container = Depends(container),
+) -> dict[str, Any]:
+    """Answers APPROVED, REJECTED or ESCALATED (200) once the decision is durably recorded.
+
+    An approval reserves its effect (holder slot, balance, limits) until settled, cancelled or
+    ``expires_at``.
+    """
+    row = await c.decisions.check(to_request(body, principal, idempotency_key))
+    return check_out(row)
+
+
+@router.get("/checks/{check_id}", response_model=CheckOut, summary="Read a decision")
+async def get_check(
+    check_id: UUID, _: Principal = Depends(CHECK_OR_READ), c: Container = Depends(container)
+) -> dict[str, Any]:
+    async with c.pool.acquire() as conn:
+        row = await checks_repo.get_check(conn, check_id)
+    if row is None:
+        raise NotFound(f"check {check_id} not found")
+    return check_out(row)
+
+
+@router.get("/checks", response_model=CheckPage, summary="List decisions, newest first")
+async def list_checks(
+    status: Outcome | None = None,
+    token_id: UUID | None = None,
+    address: EvmAddress | None = Query(default=None, description="matches from or to"),
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
+    cursor: str | None = Query(default=None, max_length=200),
+    limit: int = Query(default=50, ge=1, le=500),
+    _: Principal = Depends(CHECK_OR_READ),
+    c: Container = Depends(container),
+) -> dict[str, Any]:
+    if created_from and created_to and created_from >= created_to:
+        raise ValidationFailed("created_from must be before created_to", field="created_from")
+    async with c.pool.acquire() as conn:
+        rows = await checks_repo.list_checks(
+            conn,
+            status=status.value if status else None,
+            token_id=token_id,
+            address=address,
+            created_from=created_from,
+            created_to=created_to,
+            cursor=decode_cursor(cursor) if cursor else None,
+            limit=limit,
+        )
+    next_cursor = encode_cursor(rows[-1]["created_at"], rows[-1]["id"]) if len(rows) == limit else None
+    return {"items": [check_out(r) for r in rows], "next_cursor": next_cursor}
+
+
+@router.post("/checks/{check_id}/settle", response_model=CheckOut, summary="Record the on-chain settlement")
+async def settle(
+    check_id: UUID, body: SettleIn, principal: Principal = Depends(SETTLE), c: Container = Depends(container)
+) -> dict[str, Any]:
+    """Applies the holding change of an approved check and releases its reservation."""
+    return check_out(await c.settlement.settle(check_id, body.tx_hash, principal.sub))
+
+
+@router.post("/checks/{check_id}/cancel", response_model=CheckOut, summary="Withdraw an unsettled approval")
+async def cancel(
+    check_id: UUID, body: CancelIn, principal: Principal = Depends(SETTLE), c: Container = Depends(container)
+) -> dict[str, Any]:
+    return check_out(await c.settlement.cancel(check_id, body.reason, principal.sub))

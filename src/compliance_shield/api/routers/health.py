@@ -1,0 +1,46 @@
+"""Liveness, readiness and metrics (no authentication: probes and scrapers call them)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter, Depends, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from compliance_shield.api.deps import container
+from compliance_shield.bootstrap import Container
+from compliance_shield.db.migrate import head_revision
+
+router = APIRouter(tags=["operations"])
+
+#: routes that are public by design; every other route must require a role
+PUBLIC_PATHS = frozenset({"/health", "/ready", "/metrics"})
+
+
+@router.get("/health", summary="Liveness (no dependencies)")
+async def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/ready", summary="Readiness: database reachable, migrations current, snapshot loaded")
+async def ready(c: Container = Depends(container)) -> JSONResponse:
+    checks: dict[str, Any] = {}
+    try:
+        async with asyncio.timeout(2):
+            async with c.pool.acquire() as conn:
+                current = await conn.fetchval("SELECT version_num FROM alembic_version")
+        checks["database"] = "ok"
+        checks["migrations"] = "ok" if current == head_revision() else f"at {current}, head is {head_revision()}"
+    except Exception as exc:  # readiness reports; it never raises
+        checks["database"] = f"unavailable: {type(exc).__name__}"
+        checks["migrations"] = "unknown"
+    checks["snapshot"] = "stale" if c.snapshot.stale else "ok"
+    ok = all(v == "ok" for v in checks.values())
+    return JSONResponse({"status": "ready" if ok else "not_ready", "checks": checks}, status_code=200 if ok else 503)
+
+
+@router.get("/metrics", summary="Prometheus metrics")
+async def metrics() -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,269 @@
+"""Request and response bodies of the HTTP API (OpenAPI is generated from these)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Generic, TypeVar
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from compliance_shield.domain.addresses import checksum, is_evm_address
+from compliance_shield.domain.facts import TradingWindow, TravelRuleData
+from compliance_shield.domain.values import BlockchainType, Outcome, RuleResult, TransferType
+from compliance_shield.services.inputs import BaseUnits, EvmAddress
+
+
+class TransferCheckIn(BaseModel):
+    """A transfer the platform is about to make. ``amount`` is in base units (a decimal string)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "example": {
+                "from_address": "0x1111111111111111111111111111111111111111",
+                "to_address": "0x2222222222222222222222222222222222222222",
+                "amount": "1000",
+                "token_id": "00000000-0000-4000-8000-000000000001",
+                "blockchain_type": "permissioned",
+                "transfer_type": "secondary",
+            }
+        },
+    )
+
+    from_address: EvmAddress
+    to_address: EvmAddress
+    amount: BaseUnits = Field(description="integer amount in base units, as a decimal string")
+    token_id: UUID
+    blockchain_type: BlockchainType
+    transfer_type: TransferType = TransferType.SECONDARY
+    reference: str | None = Field(default=None, max_length=200)
+    travel_rule: TravelRuleData | None = None
+    metadata: dict[str, Any] | None = Field(default=None, max_length=50)
+
+    @model_validator(mode="after")
+    def _sane(self) -> TransferCheckIn:
+        if self.amount <= 0:
+            raise ValueError("amount must be greater than zero")
+        if self.from_address == self.to_address:
+            raise ValueError("from_address and to_address must differ")
+        return self
+
+
+class ReasonOut(BaseModel):
+    code: str
+    message: str
+    rule: str
+
+
+class RuleTraceOut(BaseModel):
+    rule: str
+    result: RuleResult
+    code: str | None
+    message: str = ""
+    risk_points: int
+    params: dict[str, Any]
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class PolicyRef(BaseModel):
+    id: UUID | None
+    version: int | None
+    hash: str | None
+
+
+class SettlementOut(BaseModel):
+    status: str
+    tx_hash: str | None = None
+    settled_at: datetime | None = None
+
+
+class CheckOut(BaseModel):
+    """A recorded decision."""
+
+    id: UUID
+    status: Outcome
+    risk_score: int = Field(ge=0, le=100)
+    reasons: list[ReasonOut]
+    rules: list[RuleTraceOut]
+    restriction_code: int = Field(ge=0, le=255, description="ERC-1404 restriction code; 0 = none")
+    policy: PolicyRef
+    request: dict[str, Any]
+    token_id: UUID
+    from_address: str
+    to_address: str
+    amount: str
+    created_at: datetime
+    expires_at: datetime | None = Field(description="until when an approval (and its reservation) is valid")
+    processing_ms: float
+    engine_version: str
+    settlement: SettlementOut
+
+
+def _display(address: str) -> str:
+    return checksum(address) if is_evm_address(address) else address
+
+
+def check_out(row: dict[str, Any]) -> dict[str, Any]:
+    """Shape a stored check row as ``CheckOut``."""
+    return {
+        "id": row["id"],
+        "status": row["status"],
+        "risk_score": row["risk_score"],
+        "reasons": row["reasons"],
+        "rules": row["rules"],
+        "restriction_code": row["restriction_code"],
+        "policy": {"id": row["policy_id"], "version": row["policy_version"], "hash": row["policy_hash"]},
+        "request": row["request"],
+        "token_id": row["token_id"],
+        "from_address": _display(row["from_address"]),
+        "to_address": _display(row["to_address"]),
+        "amount": str(row["amount"]),
+        "created_at": row["created_at"],
+        "expires_at": row["expires_at"],
+        "processing_ms": row["processing_ms"],
+        "engine_version": row["engine_version"],
+        "settlement": {
+            "status": row["settlement_status"],
+            "tx_hash": row["tx_hash"],
+            "settled_at": row["settled_at"],
+        },
+    }
+
+
+class CheckPage(BaseModel):
+    items: list[CheckOut]
+    next_cursor: str | None
+
+
+class SettleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    tx_hash: str = Field(pattern=r"^0x[0-9a-fA-F]{64}$")
+
+
+class CancelIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class InvestorOut(BaseModel):
+    id: UUID
+    external_ref: str | None
+    type: str
+    name: str
+    country: str
+    nationality: str | None
+    category: str
+    kyc_status: str
+    kyc_expires_at: datetime | None
+    kyc_provider: str | None
+    kyc_provider_ref: str | None
+    accreditation_expires_at: datetime | None
+    pep: bool
+    risk_rating: str
+    screening_status: str
+    designated_tokens: list[UUID]
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+
+class WalletOut(BaseModel):
+    address: str
+    investor_id: UUID
+    status: str
+    custody: str
+    label: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+def wallet_out(row: dict[str, Any]) -> dict[str, Any]:
+    return row | {"address": _display(row["address"])}
+
+
+class TokenOut(BaseModel):
+    id: UUID
+    symbol: str
+    name: str | None
+    contract_address: str | None
+    blockchain_type: str
+    decimals: int
+    asset_type: str | None
+    issuer: str | None
+    price_per_unit: Decimal | None
+    price_currency: str | None
+    total_supply: str | None
+    policy_id: UUID | None
+    paused: bool
+    lockup_until: datetime | None
+    trading_windows: list[TradingWindow]
+    created_at: datetime
+    updated_at: datetime
+
+
+def token_out(row: dict[str, Any]) -> dict[str, Any]:
+    return row | {
+        "contract_address": _display(row["contract_address"]) if row["contract_address"] else None,
+        "total_supply": str(int(row["total_supply"])) if row["total_supply"] is not None else None,
+    }
+
+
+class HoldingOut(BaseModel):
+    token_id: UUID
+    investor_id: UUID
+    balance: str
+    updated_at: datetime
+
+
+def holding_out(row: dict[str, Any]) -> dict[str, Any]:
+    return row | {"balance": str(int(row["balance"]))}
+
+
+class PolicyIn(BaseModel):
+    """A draft: either a ``document`` (object, or YAML/JSON text) or the name of a shipped ``template``."""
+
+    model_config = ConfigDict(extra="forbid")
+    document: dict[str, Any] | str | None = None
+    template: str | None = Field(default=None, max_length=64)
+
+    @model_validator(mode="after")
+    def _one(self) -> PolicyIn:
+        if (self.document is None) == (self.template is None):
+            raise ValueError("give exactly one of document or template")
+        return self
+
+
+class PolicyVersionOut(BaseModel):
+    version: int
+    content_hash: str
+    engine_version: str
+    published_at: datetime
+    published_by: str | None
+    document: dict[str, Any]
+
+
+class PolicyOut(BaseModel):
+    id: UUID
+    name: str
+    title: str | None
+    description: str | None
+    draft: dict[str, Any] | None
+    draft_updated_at: datetime | None
+    current_version: int | None
+    created_at: datetime
+    updated_at: datetime
+    versions: list[PolicyVersionOut] = Field(default_factory=list)
+
+
+class SanctionsChangeOut(BaseModel):
+    addresses: list[str]
+
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None

@@ -1,0 +1,138 @@
+"""The composition root: settings → database → snapshot → services. Nothing else wires.
+
+With no ``DATABASE_URL`` an embedded PostgreSQL (the ``pgserver`` package) is started in
+``DATA_DIR/postgres`` and migrated; with one, that server is used as it is (run
+``compliance-shield migrate`` from the deployment's migration job).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import orjson
+import structlog
+
+from compliance_shield.db.migrate import upgrade
+from compliance_shield.reference_data import load_country_lists
+from compliance_shield.services.decide import DecisionService
+from compliance_shield.services.policies import PolicyService
+from compliance_shield.services.refdata import ReferenceDataService
+from compliance_shield.services.settlement import SettlementService
+from compliance_shield.services.snapshot import Snapshot
+from compliance_shield.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+
+def embedded_database_url(data_dir: Path) -> str:
+    """Start (or attach to) the embedded PostgreSQL server and return its URL."""
+    import pgserver  # imported lazily: production never loads it
+
+    pgdata = (data_dir / "postgres").resolve()
+    pgdata.mkdir(parents=True, exist_ok=True)
+    server = pgserver.get_server(  # type: ignore[attr-defined]
+        str(pgdata), cleanup_mode=None
+    )
+    return str(server.get_uri())
+
+
+def database_url(settings: Settings) -> tuple[str, bool]:
+    """The URL to use and whether it is the embedded server (which we migrate ourselves)."""
+    if settings.database_url:
+        return settings.database_url, False
+    return embedded_database_url(settings.data_dir), True
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    for kind in ("jsonb", "json"):
+        await conn.set_type_codec(
+            kind,
+            encoder=lambda v: orjson.dumps(v, default=str).decode(),
+            decoder=orjson.loads,
+            schema="pg_catalog",
+        )
+
+
+async def connect(url: str) -> asyncpg.Connection:
+    conn = await asyncpg.connect(url, timeout=5, command_timeout=10)
+    await _init_connection(conn)
+    return conn
+
+
+async def create_pool(url: str, size: int) -> asyncpg.Pool:
+    pool = await asyncpg.create_pool(
+        url, min_size=1, max_size=size, init=_init_connection, timeout=5, command_timeout=10
+    )
+    assert pool is not None
+    return pool
+
+
+@dataclass
+class Container:
+    settings: Settings
+    database_url: str
+    pool: asyncpg.Pool
+    snapshot: Snapshot
+    decisions: DecisionService
+    refdata: ReferenceDataService
+    policies: PolicyService
+    settlement: SettlementService
+    _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.decisions.stop()
+        await self.snapshot.close()
+        await self.pool.close()
+
+
+async def _maintenance(container: Container) -> None:
+    """Expire lapsed approvals every second; keep check partitions created ahead every hour."""
+    ticks = 0
+    while True:
+        try:
+            if ticks % 3600 == 0:
+                async with container.pool.acquire() as conn:
+                    await conn.execute("SELECT ensure_check_partitions(3)")
+            await container.settlement.expire_due()
+        except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError, TimeoutError) as exc:
+            log.warning("maintenance.failed", error=repr(exc))
+        ticks += 1
+        await asyncio.sleep(1)
+
+
+async def build_container(settings: Settings, *, url: str | None = None, migrate: bool | None = None) -> Container:
+    """Wire everything from settings; the caller owns ``close()``."""
+    if url is None:
+        url, embedded = await asyncio.to_thread(database_url, settings)
+        migrate = embedded if migrate is None else migrate
+    assert url is not None
+    if migrate:
+        await asyncio.to_thread(upgrade, url)
+    pool = await create_pool(url, settings.database_pool_size)
+    snapshot = Snapshot(load_country_lists())
+    await snapshot.watch(lambda: connect(url))
+    decisions = DecisionService(
+        pool, snapshot, commit_window_ms=settings.commit_window_ms, max_batch=settings.commit_max_batch
+    )
+    decisions.start()
+    container = Container(
+        settings=settings,
+        database_url=url,
+        pool=pool,
+        snapshot=snapshot,
+        decisions=decisions,
+        refdata=ReferenceDataService(pool, snapshot),
+        policies=PolicyService(pool, snapshot),
+        settlement=SettlementService(pool),
+    )
+    container._tasks.append(asyncio.create_task(_maintenance(container), name="maintenance"))
+    return container

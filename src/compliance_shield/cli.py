@@ -1,0 +1,227 @@
+"""The ``compliance-shield`` command: serve, migrate, seed, token, replay, audit, policy."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+from uuid import UUID
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from compliance_shield.api.auth import ROLES, issue_token
+from compliance_shield.settings import Settings, load_settings
+
+app = typer.Typer(help="ComplianceShield: real-time compliance gate for tokenized-security transfers.")
+audit_app = typer.Typer(help="The hash-chained audit log.")
+policy_app = typer.Typer(help="Policy documents and templates.")
+app.add_typer(audit_app, name="audit")
+app.add_typer(policy_app, name="policy")
+console = Console()
+
+T = TypeVar("T")
+
+
+def _settings() -> Settings:
+    return load_settings()
+
+
+def _run(factory: Callable[[], Awaitable[T]]) -> T:
+    return asyncio.run(factory())  # type: ignore[arg-type]
+
+
+def _token(settings: Settings, sub: str, roles: list[str], ttl: int) -> str:
+    return issue_token(settings.jwt_secret_value, sub, roles, ttl, datetime.now(UTC), settings.jwt_issuer)
+
+
+@app.command()
+def migrate() -> None:
+    """Apply the database migrations (embedded server when DATABASE_URL is unset)."""
+    from compliance_shield.bootstrap import database_url
+    from compliance_shield.db.migrate import current_revision, upgrade
+
+    url, _ = database_url(_settings())
+    upgrade(url)
+    console.print(f"[green]migrated[/green] to {current_revision(url)}")
+
+
+async def _seed(settings: Settings, url: str, investors: int) -> dict[str, Any]:
+    from compliance_shield.bootstrap import create_pool
+    from compliance_shield.reference_data import load_country_lists
+    from compliance_shield.services.policies import PolicyService
+    from compliance_shield.services.seed import seed_demo
+    from compliance_shield.services.snapshot import Snapshot
+
+    pool = await create_pool(url, 4)
+    try:
+        summary = await seed_demo(pool, PolicyService(pool, Snapshot(load_country_lists())), investors=investors)
+    finally:
+        await pool.close()
+    return {
+        "tokens": {k: str(v) for k, v in summary.tokens.items()},
+        "investors": summary.investors,
+        "wallets": summary.wallets,
+        "holdings": summary.holdings,
+        "sample_transfer": summary.sample,
+    }
+
+
+@app.command()
+def seed(investors: Annotated[int, typer.Option(min=10, max=200_000)] = 1000) -> None:
+    """Load the demo data set (tokens on each template, investors, wallets, holdings)."""
+    from compliance_shield.bootstrap import database_url
+    from compliance_shield.db.migrate import upgrade
+
+    settings = _settings()
+    url, _ = database_url(settings)
+    upgrade(url)
+    console.print_json(json.dumps(_run(lambda: _seed(settings, url, investors))))
+
+
+def _demo_banner(settings: Settings, summary: dict[str, Any] | None) -> None:
+    base = f"http://{settings.host}:{settings.port}"
+    token = _token(settings, "demo-admin", ["admin"], 12 * 3600)
+    console.rule("[bold]ComplianceShield is starting")
+    console.print(f"URL:           {base}   (OpenAPI: {base}/docs)")
+    console.print(f"Bearer token:  {token}")
+    if summary is not None:
+        body = json.dumps(summary["sample_transfer"])
+        console.print("Try a transfer check:")
+        console.print(
+            f"curl -s -X POST {base}/v1/compliance/transfer-check -H 'Authorization: Bearer {token}' "
+            f"-H 'Content-Type: application/json' -d '{body}'",
+            soft_wrap=True,
+        )
+    console.rule()
+
+
+@app.command()
+def serve(
+    demo: Annotated[bool, typer.Option(help="load demo data if the database is empty and print a token")] = False,
+    workers: Annotated[int | None, typer.Option(min=1, max=64, help="server processes (default WORKERS)")] = None,
+) -> None:
+    """Run the API server (migrates the embedded database first)."""
+    import uvicorn
+
+    from compliance_shield.bootstrap import database_url
+    from compliance_shield.db.migrate import upgrade
+
+    settings = _settings()
+    url, embedded = database_url(settings)
+    if embedded:
+        upgrade(url)
+    summary = None
+    if demo:
+        from compliance_shield.errors import Conflict
+
+        try:
+            summary = _run(lambda: _seed(settings, url, 1000))
+        except Conflict:
+            summary = None
+        _demo_banner(settings, summary)
+    # server processes read their settings from the environment: hand them the resolved URL
+    os.environ["DATABASE_URL"] = url
+    uvicorn.run(
+        "compliance_shield.api.asgi:app",
+        host=settings.host,
+        port=settings.port,
+        workers=workers or settings.workers,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+    )
+
+
+@app.command()
+def token(
+    sub: Annotated[str, typer.Option(help="subject (who the token is for)")],
+    roles: Annotated[str, typer.Option(help=f"comma-separated roles: {', '.join(ROLES)}")] = "checker",
+    ttl: Annotated[int, typer.Option(min=1, max=366 * 86400, help="lifetime in seconds")] = 3600,
+) -> None:
+    """Print a signed bearer token (for development and service accounts)."""
+    try:
+        typer.echo(_token(_settings(), sub, [r.strip() for r in roles.split(",") if r.strip()], ttl))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+
+
+async def _with_conn(url: str, work: Callable[[Any], Awaitable[T]]) -> T:
+    from compliance_shield.bootstrap import connect
+
+    conn = await connect(url)
+    try:
+        return await work(conn)
+    finally:
+        await conn.close()
+
+
+@app.command()
+def replay(check_id: UUID) -> None:
+    """Re-evaluate a stored decision from its facts and policy version; report differences."""
+    from compliance_shield.bootstrap import database_url
+    from compliance_shield.services.replay import replay as replay_check
+
+    url, _ = database_url(_settings())
+    result = _run(lambda: _with_conn(url, lambda conn: replay_check(conn, check_id)))
+    if result.reproduced:
+        console.print(f"[green]reproduced[/green] {check_id} (engine {result.engine_version})")
+        return
+    console.print(
+        f"[red]differs[/red] {check_id}: stored engine {result.stored_engine_version}, now {result.engine_version}"
+    )
+    console.print_json(json.dumps(result.differences, default=str))
+    raise typer.Exit(1)
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Walk the hash chain; name the first broken entry (exit 1 when broken)."""
+    from compliance_shield.bootstrap import database_url
+    from compliance_shield.db.audit import verify
+
+    url, _ = database_url(_settings())
+    result = _run(lambda: _with_conn(url, verify))
+    if result.ok:
+        console.print(f"[green]audit log intact[/green]: {result.checked} entries")
+        return
+    console.print(f"[red]audit log broken[/red] at entry {result.first_broken_seq}: {result.reason}")
+    raise typer.Exit(1)
+
+
+@policy_app.command("templates")
+def policy_templates() -> None:
+    """List the shipped policy templates."""
+    from compliance_shield.reference_data import list_templates, load_template
+
+    table = Table("name", "jurisdiction", "as_of", "rules", "hash")
+    table.columns[0].no_wrap = True
+    for name in list_templates():
+        compiled = load_template(name)
+        doc = compiled.document
+        table.add_row(name, doc.jurisdiction, str(doc.as_of), str(len(doc.rules)), compiled.content_hash[7:19])
+    console.print(table)
+
+
+@policy_app.command("validate")
+def policy_validate(path: Path) -> None:
+    """Validate a policy document (YAML or JSON); print each error with its path."""
+    from compliance_shield.domain.policy import parse_policy
+    from compliance_shield.errors import PolicyInvalid
+
+    try:
+        compiled = parse_policy(path.read_bytes())
+    except PolicyInvalid as exc:
+        for error in exc.errors:
+            console.print(f"[red]{error['field']}[/red]: {error['message']}")
+        raise typer.Exit(1) from exc
+    console.print(f"[green]valid[/green] {compiled.name}: {len(compiled.rules)} rules, {compiled.content_hash}")
+
+
+def main() -> None:  # pragma: no cover
+    sys.exit(app())

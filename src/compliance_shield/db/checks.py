@@ -1,0 +1,132 @@
+"""Repository of transfer checks, reservations, idempotency keys and outbox rows (never commits)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from compliance_shield.db import Conn
+
+CHECK_COLUMNS = (
+    "id", "created_at", "token_id", "from_address", "to_address", "amount", "transfer_type",
+    "blockchain_type", "status", "risk_score", "restriction_code", "reasons", "rules", "facts",
+    "request", "reference", "policy_id", "policy_version", "policy_hash", "engine_version",
+    "idempotency_key", "principal", "expires_at", "processing_ms", "settlement_status", "tx_hash",
+    "settled_at",
+)  # fmt: skip
+
+_INSERT_CHECK = (
+    f"INSERT INTO transfer_compliance_checks ({', '.join(CHECK_COLUMNS)}) VALUES "  # noqa: S608
+    f"({', '.join(f'${i}' for i in range(1, len(CHECK_COLUMNS) + 1))})"
+)
+
+
+async def insert_checks(conn: Conn, rows: Sequence[dict[str, Any]]) -> None:
+    await conn.executemany(_INSERT_CHECK, [tuple(r[c] for c in CHECK_COLUMNS) for r in rows])
+
+
+async def insert_reservations(conn: Conn, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Rows of (check_id, token_id, from_investor_id, to_investor_id, amount, created_at, expires_at)."""
+    await conn.executemany(
+        """INSERT INTO reservations
+           (check_id, token_id, from_investor_id, to_investor_id, amount, created_at, expires_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)""",
+        rows,
+    )
+
+
+async def insert_idempotency_keys(conn: Conn, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Rows of (principal, key, request_hash, check_id, created_at)."""
+    await conn.executemany(
+        "INSERT INTO idempotency_keys (principal, key, request_hash, check_id, created_at) VALUES ($1, $2, $3, $4, $5)",
+        rows,
+    )
+
+
+async def find_idempotency_keys(
+    conn: Conn, principal_keys: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], asyncpg.Record]:
+    rows = await conn.fetch(
+        """SELECT k.principal, k.key, k.request_hash, k.check_id FROM idempotency_keys k
+           JOIN unnest($1::text[], $2::text[]) AS wanted(principal, key)
+             ON k.principal = wanted.principal AND k.key = wanted.key""",
+        [p for p, _ in principal_keys],
+        [k for _, k in principal_keys],
+    )
+    return {(r["principal"], r["key"]): r for r in rows}
+
+
+async def insert_outbox(conn: Conn, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Rows of (event_id, topic, key, event_type, payload, created_at)."""
+    await conn.executemany(
+        "INSERT INTO outbox (event_id, topic, key, event_type, payload, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        rows,
+    )
+
+
+async def get_checks(conn: Conn, ids: Sequence[UUID]) -> dict[UUID, dict[str, Any]]:
+    rows = await conn.fetch(
+        f"SELECT {', '.join(CHECK_COLUMNS)} FROM transfer_compliance_checks"  # noqa: S608
+        " WHERE id = ANY($1::uuid[])",
+        list(ids),
+    )
+    return {r["id"]: normalize(dict(r)) for r in rows}
+
+
+async def get_check(conn: Conn, check_id: UUID, *, for_update: bool = False) -> dict[str, Any] | None:
+    lock = " FOR UPDATE" if for_update else ""
+    row = await conn.fetchrow(
+        f"SELECT {', '.join(CHECK_COLUMNS)} FROM transfer_compliance_checks WHERE id = $1{lock}",  # noqa: S608
+        check_id,
+    )
+    return normalize(dict(row)) if row is not None else None
+
+
+def normalize(row: dict[str, Any]) -> dict[str, Any]:
+    """Database types to the in-memory shape used when the row was built (numeric → int)."""
+    row["amount"] = int(row["amount"])
+    row["processing_ms"] = round(row["processing_ms"], 3)  # stored as float4: undo its binary noise
+    return row
+
+
+async def list_checks(
+    conn: Conn,
+    *,
+    status: str | None,
+    token_id: UUID | None,
+    address: str | None,
+    created_from: datetime | None,
+    created_to: datetime | None,
+    cursor: tuple[datetime, UUID] | None,
+    limit: int,
+) -> list[dict[str, Any]]:
+    """Newest first; ``cursor`` is the (created_at, id) of the last row of the previous page."""
+    where: list[str] = []
+    args: list[Any] = []
+
+    def arg(value: Any) -> str:
+        args.append(value)
+        return f"${len(args)}"
+
+    if status:
+        where.append(f"status = {arg(status)}")
+    if token_id:
+        where.append(f"token_id = {arg(token_id)}")
+    if address:
+        p = arg(address)
+        where.append(f"(from_address = {p} OR to_address = {p})")
+    if created_from:
+        where.append(f"created_at >= {arg(created_from)}")
+    if created_to:
+        where.append(f"created_at < {arg(created_to)}")
+    if cursor:
+        where.append(f"(created_at, id) < ({arg(cursor[0])}, {arg(cursor[1])})")
+    sql = f"SELECT {', '.join(CHECK_COLUMNS)} FROM transfer_compliance_checks"  # noqa: S608
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += f" ORDER BY created_at DESC, id DESC LIMIT {arg(limit)}"
+    return [normalize(dict(r)) for r in await conn.fetch(sql, *args)]

@@ -1,0 +1,1 @@
+"""Use cases. Services own the transaction; repositories in ``db/`` never commit."""

@@ -1,0 +1,385 @@
+"""Deciding transfer checks: gather facts, evaluate, reserve, record — then answer.
+
+Requests are queued to one group-commit writer per process. The writer takes every request that
+arrives within ``commit_window_ms`` (up to ``commit_max_batch``) and, in ONE transaction:
+
+1. resolves ``Idempotency-Key`` repeats to their stored decision (a different body → 409);
+2. locks the ``token_state`` rows of the batch's tokens and reloads any in-memory ledger that
+   another process changed (version mismatch) — so state-dependent limits are checked and
+   reserved atomically across processes;
+3. evaluates each request in arrival order, reserving each approval's effect in the ledger so
+   the next request in the batch sees it;
+4. inserts the decision rows, reservations, idempotency keys, outbox events and audit entries.
+
+Each caller is answered only after that transaction commits (record before answering). If it
+cannot commit, every caller of the batch gets ``ServiceUnavailable`` (HTTP 503) and the touched
+ledgers are dropped, so no approval leaves the service unrecorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import structlog
+
+from compliance_shield.db import Conn, audit, ledger_queries
+from compliance_shield.db import checks as repo
+from compliance_shield.domain.decision import Decision, Reason
+from compliance_shield.domain.engine import ENGINE_VERSION, evaluate
+from compliance_shield.domain.policy import canonical_json
+from compliance_shield.domain.reasons import MESSAGES, ReasonCode, restriction_code
+from compliance_shield.domain.rules.limits import lookback_seconds
+from compliance_shield.domain.values import Outcome
+from compliance_shield.errors import IdempotencyKeyReused, NotFound, ServiceUnavailable
+from compliance_shield.observability.metrics import (
+    CHECK_LATENCY,
+    CHECKS,
+    COMMIT_BATCH_SIZE,
+    COMMIT_FAILURES,
+    IDEMPOTENT_REPLAYS,
+    LEDGER_RELOADS,
+)
+from compliance_shield.services.events import outbox_row
+from compliance_shield.services.gather import CheckRequest, gather_facts
+from compliance_shield.services.ids import uuid7
+from compliance_shield.services.ledger import Reservation, TokenLedger
+from compliance_shield.services.snapshot import Snapshot
+
+log = structlog.get_logger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def request_hash(echo: dict[str, Any]) -> str:
+    return hashlib.sha256(canonical_json(echo).encode()).hexdigest()
+
+
+@dataclass(slots=True)
+class _Pending:
+    request: CheckRequest
+    received: float
+    future: asyncio.Future[dict[str, Any]] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+
+def _no_policy_decision() -> Decision:
+    code = ReasonCode.POLICY_MISSING
+    return Decision(
+        status=Outcome.REJECTED,
+        risk_score=100,
+        reasons=(Reason(code=code, message=MESSAGES[code], rule="policy"),),
+        rules=(),
+        restriction_code=restriction_code(code),
+        engine_version=ENGINE_VERSION,
+    )
+
+
+class DecisionService:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        snapshot: Snapshot,
+        *,
+        commit_window_ms: float = 2.0,
+        max_batch: int = 256,
+        clock: Clock = utcnow,
+    ) -> None:
+        self._pool = pool
+        self._snapshot = snapshot
+        self._window = commit_window_ms / 1000
+        self._max_batch = max_batch
+        self._clock = clock
+        self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self.ledgers: dict[UUID, TokenLedger] = {}
+        snapshot.on_change.append(self._on_reference_change)
+
+    def _on_reference_change(self, table: str, _key: str) -> None:
+        # A category or policy change alters ledger aggregates or look-back: rebuild lazily.
+        if table in ("investors", "tokens", "policies", "policy_versions"):
+            self.ledgers.clear()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="decision-writer")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        while not self._queue.empty():
+            pending = self._queue.get_nowait()
+            if not pending.future.done():
+                pending.future.set_exception(ServiceUnavailable("service is shutting down"))
+
+    # -- the public use case -----------------------------------------------------------------
+
+    async def check(self, request: CheckRequest) -> dict[str, Any]:
+        """Decide ``request`` and return the stored check row (after it is committed)."""
+        if request.token_id not in self._snapshot.tokens:
+            raise NotFound(f"token {request.token_id} not found", details={"field": "token_id"})
+        pending = _Pending(request, time.perf_counter())
+        self._queue.put_nowait(pending)
+        return await pending.future
+
+    # -- the writer --------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            deadline = time.perf_counter() + self._window
+            while len(batch) < self._max_batch:
+                remaining = deadline - time.perf_counter()
+                if remaining <= 0:
+                    while len(batch) < self._max_batch and not self._queue.empty():
+                        batch.append(self._queue.get_nowait())
+                    break
+                try:
+                    batch.append(await asyncio.wait_for(self._queue.get(), remaining))
+                except TimeoutError:
+                    break
+            await self._commit(batch)
+
+    async def _commit(self, batch: list[_Pending]) -> None:
+        touched: set[UUID] = set()
+        try:
+            results = await self._commit_batch(batch, touched)
+        except Exception as exc:
+            COMMIT_FAILURES.inc()
+            log.error("decision.commit_failed", error=repr(exc), batch=len(batch))
+            for token_id in touched:
+                self.ledgers.pop(token_id, None)
+            error = ServiceUnavailable("the decision could not be recorded; retry later")
+            for p in batch:
+                if not p.future.done():
+                    p.future.set_exception(error)
+            return
+        COMMIT_BATCH_SIZE.observe(len(batch))
+        for p, outcome in zip(batch, results, strict=True):
+            if p.future.done():
+                continue
+            if isinstance(outcome, Exception):
+                p.future.set_exception(outcome)
+            else:
+                CHECK_LATENCY.observe(time.perf_counter() - p.received)
+                p.future.set_result(outcome)
+
+    async def _commit_batch(self, batch: list[_Pending], touched: set[UUID]) -> list[dict[str, Any] | Exception]:
+        now = self._clock()
+        results: list[dict[str, Any] | Exception | None] = [None] * len(batch)
+        async with self._pool.acquire(timeout=5) as conn, conn.transaction():
+            leaders = await self._resolve_idempotency(conn, batch, results)
+            versions = await ledger_queries.lock_tokens(conn, [batch[i].request.token_id for i in leaders])
+            for token_id, version in versions.items():
+                await self._ensure_ledger(conn, token_id, version, now)
+            rows: list[dict[str, Any]] = []
+            reservations: list[tuple[Any, ...]] = []
+            for i in leaders:
+                row, reservation = self._decide(batch[i], now, touched)
+                rows.append(row)
+                results[i] = row
+                if reservation is not None:
+                    reservations.append(reservation)
+            await self._persist(conn, rows, reservations, now)
+            new_versions = await ledger_queries.bump_versions(conn, list(touched)) if touched else {}
+        for token_id, version in new_versions.items():
+            self.ledgers[token_id].version = version
+        self._fill_followers(batch, results)
+        for row in rows:
+            CHECKS.labels(row["status"]).inc()
+        return [r if r is not None else ServiceUnavailable("not decided") for r in results]
+
+    async def _resolve_idempotency(self, conn: Conn, batch: list[_Pending], results: list[Any]) -> list[int]:
+        """Answer stored repeats; return the indexes of requests that need a new decision."""
+        keyed = {
+            (p.request.principal, p.request.idempotency_key): i
+            for i, p in reversed(list(enumerate(batch)))
+            if p.request.idempotency_key
+        }
+        stored = await repo.find_idempotency_keys(conn, list(keyed)) if keyed else {}
+        stored_checks = await repo.get_checks(conn, [r["check_id"] for r in stored.values()]) if stored else {}
+        leaders = []
+        for i, p in enumerate(batch):
+            key = (p.request.principal, p.request.idempotency_key or "")
+            if p.request.idempotency_key and key in stored:
+                found = stored[key]
+                if found["request_hash"] != p.request.request_hash:
+                    results[i] = _key_reused(p.request.idempotency_key)
+                else:
+                    IDEMPOTENT_REPLAYS.inc()
+                    results[i] = stored_checks[found["check_id"]]
+            elif p.request.idempotency_key and keyed[key] != i:
+                continue  # a repeat within this batch: answered from its leader after commit
+            else:
+                leaders.append(i)
+        return leaders
+
+    def _fill_followers(self, batch: list[_Pending], results: list[Any]) -> None:
+        first: dict[tuple[str, str], int] = {}
+        for i, p in enumerate(batch):
+            if not p.request.idempotency_key:
+                continue
+            key = (p.request.principal, p.request.idempotency_key)
+            leader = first.setdefault(key, i)
+            if leader == i or results[i] is not None:
+                continue
+            if batch[leader].request.request_hash != p.request.request_hash:
+                results[i] = _key_reused(p.request.idempotency_key)
+            else:
+                IDEMPOTENT_REPLAYS.inc()
+                results[i] = results[leader]
+
+    async def _ensure_ledger(self, conn: Conn, token_id: UUID, version: int, now: datetime) -> None:
+        ledger = self.ledgers.get(token_id)
+        if ledger is not None and ledger.version == version:
+            return
+        if ledger is not None:
+            LEDGER_RELOADS.inc()
+        token = self._snapshot.tokens.get(token_id)
+        policy = self._snapshot.policies.get(token.policy_id) if token and token.policy_id else None
+        investors = self._snapshot.investors
+
+        def category_of(investor_id: UUID) -> str:
+            investor = investors.get(investor_id)
+            return investor.category if investor is not None else "unknown"
+
+        self.ledgers[token_id] = await TokenLedger.load(
+            conn, token_id, version, now, lookback_seconds(policy.compiled) if policy else 0, category_of
+        )
+
+    def _decide(
+        self, pending: _Pending, now: datetime, touched: set[UUID]
+    ) -> tuple[dict[str, Any], tuple[Any, ...] | None]:
+        request = pending.request
+        token = self._snapshot.tokens[request.token_id]
+        ledger = self.ledgers[request.token_id]
+        ledger.expire(now)
+        facts = gather_facts(self._snapshot, ledger, request, now)
+        policy = self._snapshot.policies.get(token.policy_id) if token.policy_id else None
+        decision = evaluate(policy.compiled, facts, now) if policy else _no_policy_decision()
+        check_id = uuid7()
+        ttl = policy.compiled.document.approval_ttl_seconds if policy else 0
+        approved = decision.status is Outcome.APPROVED
+        expires_at = now + timedelta(seconds=ttl) if approved else None
+        reservation = None
+        if approved and expires_at is not None:
+            sender = facts.sender.investor.id if facts.sender.investor else None
+            receiver = facts.receiver.investor.id if facts.receiver.investor else None
+            ledger.add_reservation(Reservation(check_id, sender, receiver, request.amount, now, expires_at))
+            touched.add(request.token_id)
+            reservation = (check_id, request.token_id, sender, receiver, request.amount, now, expires_at)
+        row = {
+            "id": check_id,
+            "created_at": now,
+            "token_id": request.token_id,
+            "from_address": request.from_address,
+            "to_address": request.to_address,
+            "amount": request.amount,
+            "transfer_type": request.transfer_type.value,
+            "blockchain_type": request.blockchain_type.value,
+            "status": decision.status.value,
+            "risk_score": decision.risk_score,
+            "restriction_code": decision.restriction_code,
+            "reasons": [r.model_dump(mode="json") for r in decision.reasons],
+            "rules": [t.model_dump(mode="json") for t in decision.rules],
+            "facts": facts.model_dump(mode="json"),
+            "request": request.echo,
+            "reference": request.reference,
+            "policy_id": policy.policy_id if policy else None,
+            "policy_version": policy.version if policy else None,
+            "policy_hash": policy.compiled.content_hash if policy else None,
+            "engine_version": decision.engine_version,
+            "idempotency_key": request.idempotency_key,
+            "principal": request.principal,
+            "expires_at": expires_at,
+            "processing_ms": round((time.perf_counter() - pending.received) * 1000, 3),
+            "settlement_status": "pending" if approved else "not_applicable",
+            "tx_hash": None,
+            "settled_at": None,
+        }
+        return row, reservation
+
+    async def _persist(
+        self,
+        conn: Conn,
+        rows: list[dict[str, Any]],
+        reservations: list[tuple[Any, ...]],
+        now: datetime,
+    ) -> None:
+        if not rows:
+            return
+        await repo.insert_checks(conn, rows)
+        if reservations:
+            await repo.insert_reservations(conn, reservations)
+        keys = [
+            (r["principal"], r["idempotency_key"], _row_request_hash(r), r["id"], now)
+            for r in rows
+            if r["idempotency_key"]
+        ]
+        if keys:
+            await repo.insert_idempotency_keys(conn, keys)
+        await repo.insert_outbox(
+            conn,
+            [outbox_row("transfer_check.decided", str(r["token_id"]), _event_data(r), now) for r in rows],
+        )
+        await audit.append(conn, [_audit_entry(r) for r in rows])
+
+
+def _key_reused(key: str | None) -> IdempotencyKeyReused:
+    return IdempotencyKeyReused(
+        "this Idempotency-Key was used with a different request",
+        details=[{"field": "Idempotency-Key", "message": f"key {key!r} already used with another body"}],
+    )
+
+
+def _row_request_hash(row: dict[str, Any]) -> str:
+    return request_hash(row["request"])
+
+
+def _event_data(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "check_id": str(row["id"]),
+        "token_id": str(row["token_id"]),
+        "from_address": row["from_address"],
+        "to_address": row["to_address"],
+        "amount": str(row["amount"]),
+        "status": row["status"],
+        "risk_score": row["risk_score"],
+        "restriction_code": row["restriction_code"],
+        "reasons": [r["code"] for r in row["reasons"]],
+        "policy_hash": row["policy_hash"],
+        "expires_at": row["expires_at"].isoformat() if row["expires_at"] else None,
+    }
+
+
+def _audit_entry(row: dict[str, Any]) -> audit.AuditEntry:
+    return audit.AuditEntry(
+        occurred_at=row["created_at"],
+        actor=row["principal"] or "unknown",
+        action="transfer_check.decided",
+        entity_type="transfer_check",
+        entity_id=str(row["id"]),
+        payload={
+            "status": row["status"],
+            "risk_score": row["risk_score"],
+            "restriction_code": row["restriction_code"],
+            "reasons": [r["code"] for r in row["reasons"]],
+            "policy_hash": row["policy_hash"],
+            "request_sha256": _row_request_hash(row),
+            "facts_sha256": hashlib.sha256(canonical_json(row["facts"]).encode()).hexdigest(),
+        },
+    )
