@@ -58,15 +58,23 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         )
 
 
-async def connect(url: str) -> asyncpg.Connection:
-    conn = await asyncpg.connect(url, timeout=5, command_timeout=10)
+async def connect(url: str, application_name: str = "compliance-shield") -> asyncpg.Connection:
+    conn = await asyncpg.connect(
+        url, timeout=5, command_timeout=10, server_settings={"application_name": application_name}
+    )
     await _init_connection(conn)
     return conn
 
 
 async def create_pool(url: str, size: int) -> asyncpg.Pool:
     pool = await asyncpg.create_pool(
-        url, min_size=1, max_size=size, init=_init_connection, timeout=5, command_timeout=10
+        url,
+        min_size=1,
+        max_size=size,
+        init=_init_connection,
+        timeout=5,
+        command_timeout=10,
+        server_settings={"application_name": "compliance-shield"},
     )
     assert pool is not None
     return pool
@@ -119,7 +127,7 @@ async def build_container(settings: Settings, *, url: str | None = None, migrate
         await asyncio.to_thread(upgrade, url)
     pool = await create_pool(url, settings.database_pool_size)
     snapshot = Snapshot(load_country_lists())
-    await snapshot.watch(lambda: connect(url))
+    await snapshot.watch(lambda: connect(url, "compliance-shield-listener"))
     decisions = DecisionService(
         pool, snapshot, commit_window_ms=settings.commit_window_ms, max_batch=settings.commit_max_batch
     )

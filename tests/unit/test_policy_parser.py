@@ -10,6 +10,8 @@ import yaml
 from builders import policy_document
 
 from compliance_shield.domain.policy import compile_policy, parse_policy
+from compliance_shield.domain.rules import REGISTRY, rule
+from compliance_shield.domain.rules.registry import NoParams
 from compliance_shield.errors import PolicyInvalid
 
 VALID_YAML = """
@@ -126,3 +128,10 @@ def test_content_hash_is_stable_across_key_order() -> None:
 def test_content_hash_changes_with_a_parameter() -> None:
     changed = VALID_YAML.replace("max_holders: 200", "max_holders: 150")
     assert parse_policy(changed).content_hash != parse_policy(VALID_YAML).content_hash
+
+
+def test_a_rule_name_cannot_be_registered_twice() -> None:
+    before = dict(REGISTRY)
+    with pytest.raises(RuntimeError, match="registered twice"):
+        rule("kyc_verified", NoParams, "duplicate")(REGISTRY["kyc_verified"].check)
+    assert before == REGISTRY

@@ -153,3 +153,9 @@ def test_lookback_is_the_longest_window_of_the_policy() -> None:
 
 def test_lookback_is_zero_without_transfer_limits() -> None:
     assert lookback_seconds(one_rule_policy("token_paused")) == 0
+
+
+@pytest.mark.parametrize(("seconds", "name"), [(90, "90s"), (120, "2m"), (7200, "2h"), (7 * DAY, "7d")])
+def test_windows_are_named_in_the_largest_whole_unit(seconds: int, name: str) -> None:
+    trace = run_rule("transfer_limit", windows({"window_seconds": seconds, "max_count": 1}), history((timedelta(0), 1)))
+    assert trace.details["breaches"][0]["window"] == name

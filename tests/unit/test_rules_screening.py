@@ -223,6 +223,14 @@ CASES = [
     pytest.param(
         "sanctioned_address",
         {},
+        make_facts(sanctions=sanctioned("bc1qxy2kgdygjrsqtzq2n0yrf2493p83kkfjhx0wlh")),
+        FAIL,
+        ReasonCode.SANCTIONED_ADDRESS,
+        id="sanctions-unmatched-hit-still-fails",
+    ),
+    pytest.param(
+        "sanctioned_address",
+        {},
         make_facts(sanctions=None),
         ERROR,
         ReasonCode.EVIDENCE_UNAVAILABLE,
@@ -372,3 +380,10 @@ def test_bad_screening_params_are_rejected(params: dict[str, Any], field: str) -
     with pytest.raises(PolicyInvalid) as caught:
         one_rule_policy(rule, params)
     assert field in [e["field"] for e in caught.value.errors]
+
+
+def test_unmatched_sanctions_hit_is_attributed_to_screening() -> None:
+    address = "TQ4ge2gXDTaunGMhHvE2nHhGwJ3CFGvwDS"
+    trace = run_rule("sanctioned_address", {}, make_facts(sanctions=sanctioned(address)))
+    assert trace.details["hits"][0]["party"] == "screened"
+    assert trace.details["hits"][0]["address"] == address

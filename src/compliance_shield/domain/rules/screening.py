@@ -138,17 +138,16 @@ def sanctioned_address(params: NoParams, facts: Facts, now: datetime) -> RuleOut
     if evidence is None:
         return unavailable("sanctions screening result is unavailable")
     sides = (("sender", facts.transfer.from_address), ("receiver", facts.transfer.to_address))
+    # every hit counts, even one whose spelling matches neither address: fail closed
     hits = [
         {
-            "party": side,
+            "party": next((side for side, address in sides if _same_address(hit.address, address)), "screened"),
             "address": hit.address,
             "source": hit.source,
             "list_version": hit.list_version,
             "entity": hit.entity,
         }
         for hit in evidence.hits
-        for side, address in sides
-        if _same_address(hit.address, address)
     ]
     if not hits:
         return passed("no address on a sanctions list", list_versions=list(evidence.list_versions))

@@ -1,0 +1,68 @@
+"""Architecture invariants, checked by walking the code."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import compliance_shield
+
+PACKAGE = Path(compliance_shield.__file__).parent
+DOMAIN = PACKAGE / "domain"
+
+#: modules the pure core must never import: I/O, clocks, randomness, environment, network
+FORBIDDEN_IMPORTS = {
+    "os", "sys", "time", "random", "secrets", "socket", "subprocess", "asyncio", "asyncpg", "httpx",
+    "sqlalchemy", "psycopg", "redis", "fastapi", "structlog", "logging", "pathlib", "io",
+}  # fmt: skip
+FORBIDDEN_CALLS = re.compile(r"\b(datetime\.now|datetime\.utcnow|date\.today|time\.time|open|uuid[14])\(")
+
+
+def _imports(tree: ast.AST) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_domain_does_no_io_and_reads_no_clock() -> None:
+    offenders = []
+    for path in sorted(DOMAIN.rglob("*.py")):
+        source = path.read_text()
+        bad = _imports(ast.parse(source)) & FORBIDDEN_IMPORTS
+        if bad:
+            offenders.append(f"{path.relative_to(PACKAGE)} imports {sorted(bad)}")
+        if FORBIDDEN_CALLS.search(source):
+            offenders.append(f"{path.relative_to(PACKAGE)} calls a clock or opens a file")
+    assert offenders == []
+
+
+def test_only_settings_reads_the_environment() -> None:
+    readers = [
+        str(path.relative_to(PACKAGE))
+        for path in PACKAGE.rglob("*.py")
+        if re.search(r"os\.environ\b(?!\[\"DATABASE_URL\"\] = )|os\.getenv\(", path.read_text())
+    ]
+    assert readers == []
+
+
+def test_every_metric_is_declared_in_the_metrics_module() -> None:
+    declaring = [
+        str(path.relative_to(PACKAGE))
+        for path in PACKAGE.rglob("*.py")
+        if re.search(r"\b(Counter|Gauge|Histogram|Summary)\(", path.read_text())
+    ]
+    assert declaring == ["observability/metrics.py"]
+
+
+def test_every_reason_code_has_a_restriction_code_and_a_message() -> None:
+    from compliance_shield.domain.reasons import MESSAGES, RESTRICTION_CODES, ReasonCode
+
+    assert set(RESTRICTION_CODES) == set(ReasonCode) == set(MESSAGES)
+    numbers = list(RESTRICTION_CODES.values())
+    assert len(set(numbers)) == len(numbers)
+    assert all(1 <= n <= 255 for n in numbers)
