@@ -89,15 +89,15 @@ def _demo_banner(settings: Settings, summary: dict[str, Any] | None) -> None:
     base = f"http://{settings.host}:{settings.port}"
     token = _token(settings, "demo-admin", ["admin"], 12 * 3600)
     console.rule("[bold]ComplianceShield is starting")
-    console.print(f"URL:           {base}   (OpenAPI: {base}/docs)")
-    console.print(f"Bearer token:  {token}")
+    # plain output for the values people copy: no wrapping inside the token
+    typer.echo(f"URL:           {base}   (API docs: {base}/docs)")
+    typer.echo(f"Bearer token:  {token}")
     if summary is not None:
         body = json.dumps(summary["sample_transfer"])
-        console.print("Try a transfer check:")
-        console.print(
+        typer.echo("Try a transfer check:")
+        typer.echo(
             f"curl -s -X POST {base}/v1/compliance/transfer-check -H 'Authorization: Bearer {token}' "
-            f"-H 'Content-Type: application/json' -d '{body}'",
-            soft_wrap=True,
+            f"-H 'Content-Type: application/json' -d '{body}'"
         )
     console.rule()
 
@@ -117,14 +117,16 @@ def serve(
     url, embedded = database_url(settings)
     if embedded:
         upgrade(url)
-    summary = None
+    summary: dict[str, Any] | None = None
     if demo:
         from compliance_shield.errors import Conflict
 
         try:
             summary = _run(lambda: _seed(settings, url, 1000))
-        except Conflict:
-            summary = None
+        except Conflict:  # loaded by an earlier run: the same deterministic example applies
+            from compliance_shield.services.seed import demo_sample
+
+            summary = {"sample_transfer": demo_sample()}
         _demo_banner(settings, summary)
     # server processes read their settings from the environment: hand them the resolved URL
     os.environ["DATABASE_URL"] = url

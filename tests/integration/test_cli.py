@@ -97,3 +97,27 @@ def test_policy_commands(tmp_path: Path) -> None:
     result = runner.invoke(cli, ["policy", "validate", str(bad)])
     assert result.exit_code == 1
     assert "rules[0].rule" in result.output
+
+
+async def test_seed_loads_a_realistic_data_set_once(
+    new_database: Any, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = new_database()
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("JWT_SECRET", settings.jwt_secret_value)
+    result = await _invoke("seed", "--investors", "300")
+    assert result.exit_code == 0, result.output
+    conn = await asyncpg.connect(url)
+    try:
+        categories = {r["category"] for r in await conn.fetch("SELECT DISTINCT category FROM investors")}
+        tokens = await conn.fetchval("SELECT count(*) FROM tokens WHERE policy_id IS NOT NULL")
+        holdings = await conn.fetchval("SELECT count(*) FROM holdings")
+        published = await conn.fetchval("SELECT count(*) FROM policy_versions")
+    finally:
+        await conn.close()
+    assert {"retail", "accredited", "nri", "employee", "issuer"} <= categories
+    assert tokens == 4
+    assert published == 4
+    assert holdings > 300
+    again = await _invoke("seed", "--investors", "300")
+    assert again.exit_code != 0

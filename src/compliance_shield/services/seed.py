@@ -107,20 +107,18 @@ def _investor(rng: random.Random, seed: int, n: int, now: datetime) -> tuple[Any
     )  # fmt: skip
 
 
-async def seed_demo(
-    pool: asyncpg.Pool, policies: PolicyService, *, investors: int = 1000, seed: int = 7
-) -> SeedSummary:
-    rng = random.Random(seed)  # noqa: S311  (demo data, not security)
-    now = datetime.now(UTC).replace(microsecond=0)
-    async with pool.acquire() as conn:
-        if await conn.fetchval("SELECT count(*) FROM tokens WHERE symbol = ANY($1::text[])", [t[0] for t in TOKENS]):
-            raise Conflict("demo data is already loaded")
-    policy_ids: dict[str, UUID] = {}
-    for template in sorted({t[2] for t in TOKENS}):
-        draft = await policies.save_template_draft(template, "seed")
-        await policies.publish(draft["id"], "seed")
-        policy_ids[template] = draft["id"]
+@dataclass(frozen=True, slots=True)
+class DemoRows:
+    people: list[tuple[Any, ...]]
+    wallets: list[tuple[Any, ...]]
+    tokens: list[tuple[Any, ...]]
+    holdings: list[tuple[Any, ...]]
+    lots: list[tuple[Any, ...]]
 
+
+def build_demo(seed: int, investors: int, now: datetime, policy_ids: dict[str, UUID | None]) -> DemoRows:
+    """The demo rows: the same for the same ``seed`` and ``investors`` (timestamps aside)."""
+    rng = random.Random(seed)  # noqa: S311  (demo data, not security)
     people = [_investor(rng, seed, n, now) for n in range(investors)]
     issuer: tuple[Any, ...] = (
         _uuid(seed, "investor", -1), "DEMO-ISSUER", "entity", "Demo Issuer Treasury", "IN", "IN", "issuer",
@@ -162,6 +160,36 @@ async def seed_demo(
             lot_rows.append((token_id, person[0], balance, acquired))
     designated_token = next(row[0] for row in token_rows if row[1] == "BHARAT-EQ")
     people = [(*p[:14], [designated_token] if p[0] in designated else []) for p in people]
+
+    return DemoRows(people, wallets, token_rows, holding_rows, lot_rows)
+
+
+def demo_sample(seed: int = 7, investors: int = 1000) -> dict[str, Any]:
+    """The example transfer of an already loaded demo data set."""
+    rows = build_demo(seed, investors, datetime.now(UTC), dict.fromkeys(t[2] for t in TOKENS))
+    return _sample_transfer(rows.people, rows.wallets, rows.holdings, rows.tokens)
+
+
+async def seed_demo(
+    pool: asyncpg.Pool, policies: PolicyService, *, investors: int = 1000, seed: int = 7
+) -> SeedSummary:
+    now = datetime.now(UTC).replace(microsecond=0)
+    async with pool.acquire() as conn:
+        if await conn.fetchval("SELECT count(*) FROM tokens WHERE symbol = ANY($1::text[])", [t[0] for t in TOKENS]):
+            raise Conflict("demo data is already loaded")
+    policy_ids: dict[str, UUID | None] = {}
+    for template in sorted({t[2] for t in TOKENS}):
+        draft = await policies.save_template_draft(template, "seed")
+        await policies.publish(draft["id"], "seed")
+        policy_ids[template] = draft["id"]
+    rows = build_demo(seed, investors, now, policy_ids)
+    people, wallets, token_rows, holding_rows, lot_rows = (
+        rows.people,
+        rows.wallets,
+        rows.tokens,
+        rows.holdings,
+        rows.lots,
+    )
 
     async with pool.acquire() as conn, conn.transaction():
         await conn.executemany(
