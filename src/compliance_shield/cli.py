@@ -22,8 +22,10 @@ from compliance_shield.settings import Settings, load_settings
 app = typer.Typer(help="ComplianceShield: real-time compliance gate for tokenized-security transfers.")
 audit_app = typer.Typer(help="The hash-chained audit log.")
 policy_app = typer.Typer(help="Policy documents and templates.")
+worker_app = typer.Typer(help="Background workers (each runs until stopped).")
 app.add_typer(audit_app, name="audit")
 app.add_typer(policy_app, name="policy")
+app.add_typer(worker_app, name="worker")
 console = Console()
 
 T = TypeVar("T")

@@ -1,0 +1,1 @@
+"""Background workers, each started by ``compliance-shield worker <name>``."""
