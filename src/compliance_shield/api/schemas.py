@@ -51,6 +51,18 @@ class TransferCheckIn(BaseModel):
         return self
 
 
+class BatchItemIn(TransferCheckIn):
+    """One transfer of a batch; ``idempotency_key`` plays the role of the header."""
+
+    idempotency_key: str | None = Field(default=None, max_length=200, pattern=r"^[\x21-\x7e]+$")
+
+
+class TransferCheckBatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    transfers: list[BatchItemIn] = Field(min_length=1, max_length=1000)
+
+
 class ReasonOut(BaseModel):
     code: str
     message: str
@@ -130,6 +142,24 @@ def check_out(row: dict[str, Any]) -> dict[str, Any]:
             "settled_at": row["settled_at"],
         },
     }
+
+
+class ItemError(BaseModel):
+    code: str
+    message: str
+    details: Any = None
+
+
+class BatchResultOut(BaseModel):
+    """Exactly one of ``check`` and ``error`` is set; ``status_code`` is what a single check would answer."""
+
+    status_code: int
+    check: CheckOut | None = None
+    error: ItemError | None = None
+
+
+class TransferCheckBatchOut(BaseModel):
+    results: list[BatchResultOut]
 
 
 class CheckPage(BaseModel):

@@ -39,7 +39,7 @@ from compliance_shield.domain.policy import canonical_json
 from compliance_shield.domain.reasons import MESSAGES, ReasonCode, restriction_code
 from compliance_shield.domain.rules.limits import lookback_seconds
 from compliance_shield.domain.values import Outcome
-from compliance_shield.errors import IdempotencyKeyReused, NotFound, ServiceUnavailable
+from compliance_shield.errors import ComplianceShieldError, IdempotencyKeyReused, NotFound, ServiceUnavailable
 from compliance_shield.observability.metrics import (
     CHECK_LATENCY,
     CHECKS,
@@ -135,6 +135,21 @@ class DecisionService:
         pending = _Pending(request, time.perf_counter())
         self._queue.put_nowait(pending)
         return await pending.future
+
+    async def check_many(self, requests: list[CheckRequest]) -> list[dict[str, Any] | ComplianceShieldError]:
+        """Decide several transfers with the semantics of ``check`` each, in order.
+
+        Items fail independently (an unknown token or a reused key is that item's error); a
+        failure to record the decisions fails every item it touched with ``ServiceUnavailable``.
+        """
+        answers = await asyncio.gather(*(self.check(r) for r in requests), return_exceptions=True)
+        results: list[dict[str, Any] | ComplianceShieldError] = []
+        for answer in answers:
+            if isinstance(answer, ComplianceShieldError | dict):
+                results.append(answer)
+            else:  # an unexpected failure is never passed off as a decision
+                raise answer
+        return results
 
     # -- the writer --------------------------------------------------------------------------
 

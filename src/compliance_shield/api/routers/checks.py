@@ -10,11 +10,20 @@ from fastapi import APIRouter, Depends, Header, Query
 
 from compliance_shield.api.auth import CHECK, CHECK_OR_READ, SETTLE, Principal
 from compliance_shield.api.deps import container, decode_cursor, encode_cursor
-from compliance_shield.api.schemas import CancelIn, CheckOut, CheckPage, SettleIn, TransferCheckIn, check_out
+from compliance_shield.api.schemas import (
+    CancelIn,
+    CheckOut,
+    CheckPage,
+    SettleIn,
+    TransferCheckBatchIn,
+    TransferCheckBatchOut,
+    TransferCheckIn,
+    check_out,
+)
 from compliance_shield.bootstrap import Container
 from compliance_shield.db import checks as checks_repo
 from compliance_shield.domain.values import Outcome
-from compliance_shield.errors import NotFound, ValidationFailed
+from compliance_shield.errors import ComplianceShieldError, NotFound, ServiceUnavailable, ValidationFailed
 from compliance_shield.services.decide import request_hash
 from compliance_shield.services.gather import CheckRequest
 from compliance_shield.services.inputs import EvmAddress
@@ -70,6 +79,40 @@ async def transfer_check(
     """
     row = await c.decisions.check(to_request(body, principal, idempotency_key))
     return check_out(row)
+
+
+@router.post(
+    "/transfer-check/batch",
+    response_model=TransferCheckBatchOut,
+    summary="Decide up to 1,000 transfers",
+    responses={422: {"description": "an item is malformed (nothing was decided)"},
+               503: {"description": "decisions could not be recorded"}},
+)  # fmt: skip
+async def transfer_check_batch(
+    body: TransferCheckBatchIn, principal: Principal = Depends(CHECK), c: Container = Depends(container)
+) -> dict[str, Any]:
+    """Each item has the semantics of a single check (its own reservation, idempotency key and record).
+
+    A malformed item rejects the whole batch with 422 naming ``transfers[i].field``; an item that a
+    single check would refuse (unknown token, reused key) carries its error in place. Items are
+    decided in order, so earlier approvals count against later items' limits.
+    """
+    requests = [
+        to_request(TransferCheckIn.model_validate(item.model_dump(exclude={"idempotency_key"})), principal,
+                   item.idempotency_key)
+        for item in body.transfers
+    ]  # fmt: skip
+    answers = await c.decisions.check_many(requests)
+    if answers and all(isinstance(a, ServiceUnavailable) for a in answers):
+        raise answers[0]  # type: ignore[misc]
+    results = []
+    for answer in answers:
+        if isinstance(answer, ComplianceShieldError):
+            error = {"code": answer.code, "message": answer.message, "details": answer.details}
+            results.append({"status_code": answer.status, "error": error})
+        else:
+            results.append({"status_code": 200, "check": check_out(answer)})
+    return {"results": results}
 
 
 @router.get("/checks/{check_id}", response_model=CheckOut, summary="Read a decision")
