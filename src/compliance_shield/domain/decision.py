@@ -1,56 +1,85 @@
-"""The result of evaluating a policy: outcome, risk score, reasons and the per-rule trace."""
+"""The result of evaluating a policy: outcome, risk score, reasons and the per-rule trace.
+
+Plain frozen dataclasses rather than validated models: they are built for every rule of every
+check on the hot path, and they only ever hold values the engine made itself.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
-
-from pydantic import BaseModel, ConfigDict, Field
 
 from compliance_shield.domain.reasons import ReasonCode
 from compliance_shield.domain.values import Outcome, RuleResult
 
 
-class RuleOutcome(BaseModel):
+@dataclass(frozen=True, slots=True)
+class RuleOutcome:
     """What a rule function returns. ``code`` is required for fail/review/error."""
-
-    model_config = ConfigDict(frozen=True)
 
     result: RuleResult
     code: ReasonCode | None = None
     message: str = ""
-    details: dict[str, Any] = Field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
     #: risk points a rule adds even when it passes (e.g. a high-risk rating below review level)
     risk_points: int = 0
 
 
-class RuleTrace(BaseModel):
+@dataclass(frozen=True, slots=True)
+class RuleTrace:
     """One line of the trace: what a rule concluded, with the parameters it ran with."""
-
-    model_config = ConfigDict(frozen=True)
 
     rule: str
     result: RuleResult
     code: ReasonCode | None = None
     message: str = ""
     risk_points: int = 0
-    params: dict[str, Any] = Field(default_factory=dict)
-    details: dict[str, Any] = Field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "result": self.result.value,
+            "code": self.code.value if self.code is not None else None,
+            "message": self.message,
+            "risk_points": self.risk_points,
+            "params": self.params,
+            "details": _jsonable(self.details),
+        }
 
 
-class Reason(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+@dataclass(frozen=True, slots=True)
+class Reason:
     code: ReasonCode
     message: str
     rule: str
 
+    def to_json(self) -> dict[str, Any]:
+        return {"code": self.code.value, "message": self.message, "rule": self.rule}
 
-class Decision(BaseModel):
-    model_config = ConfigDict(frozen=True)
 
+@dataclass(frozen=True, slots=True)
+class Decision:
     status: Outcome
     risk_score: int
     reasons: tuple[Reason, ...]
     rules: tuple[RuleTrace, ...]
     restriction_code: int
     engine_version: str
+
+
+def _jsonable(value: Any) -> Any:
+    """Rule details as JSON-native values (rules may report dates, decimals, UUIDs, enums)."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        items = [_jsonable(v) for v in value]
+        return sorted(items, key=str) if isinstance(value, set | frozenset) else items
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if hasattr(value, "value") and isinstance(value.value, str):  # enums
+        return value.value
+    return str(value)

@@ -49,8 +49,8 @@ async def replay(conn: Conn, check_id: UUID) -> ReplayResult:
         "status": decision.status.value,
         "risk_score": decision.risk_score,
         "restriction_code": decision.restriction_code,
-        "reasons": [r.model_dump(mode="json") for r in decision.reasons],
-        "rules": [t.model_dump(mode="json") for t in decision.rules],
+        "reasons": [r.to_json() for r in decision.reasons],
+        "rules": [t.to_json() for t in decision.rules],
     }
     differences = [
         {"field": name, "stored": row[name], "replayed": again[name]} for name in _COMPARED if row[name] != again[name]
