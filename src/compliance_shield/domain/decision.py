@@ -6,6 +6,7 @@ check on the hot path, and they only ever hold values the engine made itself.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +24,14 @@ class RuleOutcome:
     details: dict[str, Any] = field(default_factory=dict)
     #: risk points a rule adds even when it passes (e.g. a high-risk rating below review level)
     risk_points: int = 0
+    #: True for outcomes that carry no per-call data and are reused across calls (see ``static``)
+    shared: bool = False
+
+
+@functools.lru_cache(maxsize=4096)
+def static(result: RuleResult, message: str) -> RuleOutcome:
+    """One shared outcome per (result, message) without details: the engine reuses its trace."""
+    return RuleOutcome(result=result, message=message, shared=True)
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,7 +45,28 @@ def _run(rule: CompiledRule, facts: Facts, now: datetime) -> RuleOutcome:
         )
 
 
+#: bound on remembered traces per rule (static outcomes are few: one per message)
+_TRACE_CACHE_SIZE = 64
+
+
 def _trace(rule: CompiledRule, outcome: RuleOutcome) -> RuleTrace:
+    """The trace line of ``outcome``; rules that return a shared outcome object get a shared trace.
+
+    The cache holds the outcome itself, so its identity cannot be reused while it is cached.
+    """
+    cached = rule.trace_cache.get(id(outcome))
+    if cached is not None and cached[0] is outcome:
+        trace: RuleTrace = cached[1]
+        return trace
+    trace = _build_trace(rule, outcome)
+    if outcome.shared:
+        if len(rule.trace_cache) >= _TRACE_CACHE_SIZE:
+            rule.trace_cache.clear()
+        rule.trace_cache[id(outcome)] = (outcome, trace)
+    return trace
+
+
+def _build_trace(rule: CompiledRule, outcome: RuleOutcome) -> RuleTrace:
     result = outcome.result
     if result is RuleResult.FAIL and rule.spec.on_fail is FailAction.REVIEW:
         result = RuleResult.REVIEW
@@ -70,15 +91,26 @@ def _trace(rule: CompiledRule, outcome: RuleOutcome) -> RuleTrace:
 
 def evaluate(policy: CompiledPolicy, facts: Facts, now: datetime) -> Decision:
     """Run every rule of ``policy`` on ``facts`` at time ``now`` and combine the results."""
-    traces = tuple(_trace(rule, _run(rule, facts, now)) for rule in policy.rules)
-    score = min(100, sum(t.risk_points for t in traces))
-    fails = [t for t in traces if t.result is RuleResult.FAIL]
-    others = [t for t in traces if t.result in (RuleResult.REVIEW, RuleResult.ERROR)]
-    reasons = [Reason(code=t.code, message=t.message, rule=t.rule) for t in traces if t.code is not None]
-    if fails:
-        status, first = Outcome.REJECTED, fails[0].code
-    elif others:
-        status, first = Outcome.ESCALATED, others[0].code
+    traces = tuple([_trace(rule, _run(rule, facts, now)) for rule in policy.rules])
+    score = 0
+    first_fail: ReasonCode | None = None
+    first_other: ReasonCode | None = None
+    reasons: list[Reason] = []
+    # one pass over the trace (this runs for every check)
+    for t in traces:
+        score += t.risk_points
+        if t.code is None:
+            continue
+        reasons.append(Reason(code=t.code, message=t.message, rule=t.rule))
+        if t.result is RuleResult.FAIL:
+            first_fail = first_fail or t.code
+        else:
+            first_other = first_other or t.code
+    score = min(100, score)
+    if first_fail is not None:
+        status, first = Outcome.REJECTED, first_fail
+    elif first_other is not None:
+        status, first = Outcome.ESCALATED, first_other
     elif score >= policy.document.escalation_threshold:
         status, first = Outcome.ESCALATED, ReasonCode.RISK_SCORE_THRESHOLD
         reasons.append(Reason(code=first, message=MESSAGES[first] + f" ({score})", rule="escalation_threshold"))

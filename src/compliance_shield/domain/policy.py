@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -57,6 +57,8 @@ class CompiledRule:
     params: BaseModel
     #: the parameters as they ran, defaults included (stored in the trace)
     params_dump: dict[str, Any]
+    #: traces of shared (static) outcomes, keyed by the outcome's identity: see ``engine._trace``
+    trace_cache: dict[int, tuple[Any, Any]] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from compliance_shield.domain.decision import RuleOutcome
+from compliance_shield.domain.decision import RuleOutcome, static
 from compliance_shield.domain.facts import Facts, PartyFacts
 from compliance_shield.domain.reasons import ReasonCode
 from compliance_shield.domain.rules.registry import NoParams, RuleParams, rule
@@ -38,11 +38,13 @@ def receiver_checked(facts: Facts) -> bool:
 
 
 def passed(message: str, **details: object) -> RuleOutcome:
+    if not details:
+        return static(RuleResult.PASS, message)
     return RuleOutcome(result=RuleResult.PASS, message=message, details=dict(details))
 
 
 def not_applicable(message: str) -> RuleOutcome:
-    return RuleOutcome(result=RuleResult.NOT_APPLICABLE, message=message)
+    return static(RuleResult.NOT_APPLICABLE, message)
 
 
 def unavailable(message: str, **details: object) -> RuleOutcome:
