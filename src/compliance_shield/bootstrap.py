@@ -14,16 +14,25 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 import orjson
 import structlog
 
+from compliance_shield.adapters.chain.certificates import CertificateSigner
 from compliance_shield.db.migrate import upgrade
+from compliance_shield.providers import Providers, build_providers
 from compliance_shield.reference_data import load_country_lists
+from compliance_shield.services.certificates import CertificateService
 from compliance_shield.services.decide import DecisionService
+from compliance_shield.services.kyc import KycService
+from compliance_shield.services.lists import ListService
+from compliance_shield.services.outbox import EventFeed
 from compliance_shield.services.policies import PolicyService
 from compliance_shield.services.refdata import ReferenceDataService
+from compliance_shield.services.screening import ScreeningService
 from compliance_shield.services.settlement import SettlementService
 from compliance_shield.services.snapshot import Snapshot
+from compliance_shield.services.wallet_labels import WalletLabelService
 from compliance_shield.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -80,6 +89,14 @@ async def create_pool(url: str, size: int) -> asyncpg.Pool:
     return pool
 
 
+def certificate_signer(settings: Settings) -> CertificateSigner | None:
+    """The EIP-712 certificate signer: SIGNER_PRIVATE_KEY (else ORACLE_PRIVATE_KEY), CHAIN_ID and ORACLE_ADDRESS."""
+    key = settings.signer_private_key or settings.oracle_private_key
+    if key is None or settings.chain_id is None or settings.oracle_address is None:
+        return None
+    return CertificateSigner(key.get_secret_value(), settings.chain_id, settings.oracle_address)
+
+
 @dataclass
 class Container:
     settings: Settings
@@ -90,7 +107,22 @@ class Container:
     refdata: ReferenceDataService
     policies: PolicyService
     settlement: SettlementService
+    certificates: CertificateService
+    feed: EventFeed
+    #: the evidence providers, their caches and the services built on them (providers.py)
+    providers: Providers
+    #: name/address screening against the sanctions lists, and the lists' versions
+    screening: ScreeningService
+    lists: ListService
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+
+    @property
+    def kyc(self) -> KycService:
+        return self.providers.kyc
+
+    @property
+    def wallet_labels(self) -> WalletLabelService:
+        return self.providers.wallet_labels
 
     async def close(self) -> None:
         for task in self._tasks:
@@ -98,6 +130,9 @@ class Container:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self.decisions.stop()
+        await self.screening.close()
+        await self.providers.close()
+        await self.feed.close()
         await self.snapshot.close()
         await self.pool.close()
 
@@ -117,8 +152,17 @@ async def _maintenance(container: Container) -> None:
         await asyncio.sleep(1)
 
 
-async def build_container(settings: Settings, *, url: str | None = None, migrate: bool | None = None) -> Container:
-    """Wire everything from settings; the caller owns ``close()``."""
+async def build_container(
+    settings: Settings,
+    *,
+    url: str | None = None,
+    migrate: bool | None = None,
+    provider_http: httpx.AsyncClient | None = None,
+) -> Container:
+    """Wire everything from settings; the caller owns ``close()``.
+
+    ``provider_http`` replaces the HTTP client of the evidence providers (tests drive it with a
+    mock transport that speaks the vendors' documented shapes)."""
     if url is None:
         url, embedded = await asyncio.to_thread(database_url, settings)
         migrate = embedded if migrate is None else migrate
@@ -128,8 +172,16 @@ async def build_container(settings: Settings, *, url: str | None = None, migrate
     pool = await create_pool(url, settings.database_pool_size)
     snapshot = Snapshot(load_country_lists())
     await snapshot.watch(lambda: connect(url, "compliance-shield-listener"))
+    screening = ScreeningService(pool, snapshot)
+    await screening.start()  # the name index is loaded before anything is screened
+    refdata = ReferenceDataService(pool, snapshot, screening)
+    providers = await build_providers(settings, pool, snapshot, refdata, http=provider_http)
     decisions = DecisionService(
-        pool, snapshot, commit_window_ms=settings.commit_window_ms, max_batch=settings.commit_max_batch
+        pool,
+        snapshot,
+        commit_window_ms=settings.commit_window_ms,
+        max_batch=settings.commit_max_batch,
+        evidence=providers.evidence,
     )
     decisions.start()
     container = Container(
@@ -138,9 +190,14 @@ async def build_container(settings: Settings, *, url: str | None = None, migrate
         pool=pool,
         snapshot=snapshot,
         decisions=decisions,
-        refdata=ReferenceDataService(pool, snapshot),
+        refdata=refdata,
         policies=PolicyService(pool, snapshot),
+        providers=providers,
         settlement=SettlementService(pool),
+        certificates=CertificateService(pool, certificate_signer(settings)),
+        feed=EventFeed(pool, lambda: connect(url, "compliance-shield-feed")),
+        screening=screening,
+        lists=ListService(pool, screening, snapshot),
     )
     container._tasks.append(asyncio.create_task(_maintenance(container), name="maintenance"))
     return container

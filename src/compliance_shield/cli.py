@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from compliance_shield.api.auth import ROLES, issue_token
+from compliance_shield.cli_lists import lists_app, worker_list_updater
 from compliance_shield.settings import Settings, load_settings
 
 app = typer.Typer(help="ComplianceShield: real-time compliance gate for tokenized-security transfers.")
@@ -26,6 +27,8 @@ worker_app = typer.Typer(help="Background workers (each runs until stopped).")
 app.add_typer(audit_app, name="audit")
 app.add_typer(policy_app, name="policy")
 app.add_typer(worker_app, name="worker")
+app.add_typer(lists_app, name="lists")
+worker_app.command("list-updater")(worker_list_updater)
 console = Console()
 
 T = TypeVar("T")
@@ -225,6 +228,58 @@ def policy_validate(path: Path) -> None:
             console.print(f"[red]{error['field']}[/red]: {error['message']}")
         raise typer.Exit(1) from exc
     console.print(f"[green]valid[/green] {compiled.name}: {len(compiled.rules)} rules, {compiled.content_hash}")
+
+
+@worker_app.command("oracle")
+def worker_oracle() -> None:
+    """Write decisions to the ComplianceOracle contract (needs ENABLE_ORACLE, BESU_RPC_URL, ORACLE_*)."""
+    from compliance_shield.workers.oracle import run as run_oracle
+
+    settings = _settings()
+    if not settings.enable_oracle:
+        console.print("[red]the oracle writer is disabled[/red]: set ENABLE_ORACLE=true")
+        raise typer.Exit(2)
+    _run(lambda: run_oracle(settings))
+
+
+@worker_app.command("indexer")
+def worker_indexer() -> None:
+    """Follow the token contracts' Transfer events into holdings and settlements (needs BESU_RPC_URL)."""
+    from compliance_shield.workers.indexer import run as run_indexer
+
+    settings = _settings()
+    if not settings.besu_rpc_url:
+        console.print("[red]the chain indexer needs BESU_RPC_URL[/red]")
+        raise typer.Exit(2)
+    _run(lambda: run_indexer(settings))
+
+
+def _kafka_settings(worker: str) -> Settings:
+    settings = _settings()
+    if not settings.kafka_brokers:
+        console.print(f"[red]the {worker} needs KAFKA_BROKERS[/red] (without Kafka, read events from /v1/events)")
+        raise typer.Exit(2)
+    return settings
+
+
+@worker_app.command("relay")
+def worker_relay() -> None:
+    """Publish committed outbox events to Kafka topic compliance-events (needs KAFKA_BROKERS)."""
+    from compliance_shield.workers.kafka import run_until_signalled
+    from compliance_shield.workers.relay import run as run_relay
+
+    settings = _kafka_settings("outbox relay")
+    _run(lambda: run_until_signalled(run_relay(settings)))
+
+
+@worker_app.command("consumer")
+def worker_consumer() -> None:
+    """Decide transfer checks from compliance.transfer-requests into compliance.decisions (needs KAFKA_BROKERS)."""
+    from compliance_shield.workers.consumer import run as run_consumer
+    from compliance_shield.workers.kafka import run_until_signalled
+
+    settings = _kafka_settings("Kafka consumer")
+    _run(lambda: run_until_signalled(run_consumer(settings)))
 
 
 def main() -> None:  # pragma: no cover

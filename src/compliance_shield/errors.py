@@ -2,7 +2,8 @@
 
     ComplianceShieldError (500 INTERNAL)
     ├── ValidationFailed (422 VALIDATION_FAILED)        a field of a request is invalid
-    │   └── PolicyInvalid (422 POLICY_INVALID)           a policy document is invalid
+    │   ├── PolicyInvalid (422 POLICY_INVALID)           a policy document is invalid
+    │   └── ListInvalid (422 LIST_INVALID)               a sanctions list file is malformed
     ├── NotAuthenticated (401 NOT_AUTHENTICATED)         missing/invalid/expired bearer token
     ├── Forbidden (403 FORBIDDEN)                        the token lacks the role
     ├── NotFound (404 NOT_FOUND)                         an entity does not exist
@@ -48,6 +49,17 @@ class PolicyInvalid(ValidationFailed):
     def __init__(self, errors: list[dict[str, str]]) -> None:
         summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
         super().__init__(f"invalid policy document: {summary}", details=errors)
+        self.errors = errors
+
+
+class ListInvalid(ValidationFailed):
+    """A sanctions list file failed to parse; ``details`` lists ``{"field": file:line, "message"}``."""
+
+    code = "LIST_INVALID"
+
+    def __init__(self, errors: list[dict[str, str]]) -> None:
+        summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
+        super().__init__(f"invalid list file: {summary}", details=errors)
         self.errors = errors
 
 

@@ -5,6 +5,7 @@ Environment names follow the deployment guide (architecture §6).
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Self
@@ -41,7 +42,14 @@ class Settings(BaseSettings):
 
     redis_url: str | None = None
     redis_ttl_kyc: int = Field(default=86400, ge=1)
-    kafka_brokers: str | None = None
+    #: comma-separated ``host:port`` list; unset or empty → no Kafka (events stay in the outbox and /v1/events)
+    kafka_brokers: str | None = Field(default=None, pattern=r"^([^\s,]+:\d{1,5}(,[^\s,]+:\d{1,5})*)?$")
+    #: partitions of a topic the workers create because it is missing (production topics are provisioned)
+    kafka_topic_partitions: int = Field(default=6, ge=1, le=1000)
+    #: idempotent producers (Kafka ≥ 0.11, MSK); off by default because tansu refuses InitProducerId
+    kafka_idempotent_producer: bool = False
+    #: outbox rows the relay publishes per round
+    relay_batch_size: int = Field(default=500, ge=1, le=10000)
 
     jwt_secret: SecretStr = SecretStr(DEVELOPMENT_JWT_SECRET)
     jwt_issuer: str = "compliance-shield"
@@ -49,12 +57,67 @@ class Settings(BaseSettings):
     blockchain_type: BlockchainType = BlockchainType.PERMISSIONED
     besu_rpc_url: str | None = None
     enable_oracle: bool = False
+    #: the chain's id; when set, the workers refuse a node that reports another (certificates need it)
+    chain_id: int | None = Field(default=None, ge=1)
+    #: the ComplianceOracle contract (EIP-712 verifying contract of certificates)
+    oracle_address: str | None = Field(default=None, pattern=r"^0x[0-9a-fA-F]{40}$")
+    #: key of the account holding WRITER_ROLE on the oracle (sends the approval transactions)
+    oracle_private_key: SecretStr | None = None
+    #: key of an account holding SIGNER_ROLE (signs certificates); ORACLE_PRIVATE_KEY when unset
+    signer_private_key: SecretStr | None = None
+    oracle_confirmations: int = Field(default=1, ge=1, le=1000)
+    oracle_max_attempts: int = Field(default=5, ge=1, le=100)
+    oracle_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    #: permissioned chains: legacy gas price in wei (Besu free-gas networks: 0); unset → the node's eth_gasPrice
+    oracle_gas_price_wei: int | None = Field(default=None, ge=0)
+    #: public chains: cap on an EIP-1559 transaction's maxFeePerGas
+    oracle_max_fee_wei: int = Field(default=500 * 10**9, ge=0)
+    #: also record refused checks' restriction codes on chain (ERC-1404 callers see the API's reason)
+    oracle_record_restrictions: bool = True
+    indexer_confirmations: int = Field(default=6, ge=0, le=10000)
+    indexer_batch_blocks: int = Field(default=500, ge=1, le=100000)
+    indexer_poll_seconds: float = Field(default=2.0, gt=0, le=300)
+    #: the first block the indexer reads when it has no cursor yet
+    indexer_start_block: int = Field(default=0, ge=0)
     enable_ai_reasoning: bool = False
 
     ballerine_api_key: SecretStr | None = None
     marble_api_key: SecretStr | None = None
     chainalysis_api_key: SecretStr | None = None
     grok_api_key: SecretStr | None = None
+
+    # -- evidence providers (each optional; the built-in sources are the default) ------------
+    #: Ballerine API (pull client for stale KYC answers): needs BALLERINE_API_KEY too
+    ballerine_base_url: str | None = Field(default=None, pattern=r"^https?://")
+    #: shared secret that signs Ballerine webhooks (X-HMAC-Signature); unset → webhooks refused
+    ballerine_webhook_secret: SecretStr | None = None
+    #: Chainalysis sanctions screening API (enabled by CHAINALYSIS_API_KEY)
+    chainalysis_base_url: str = Field(default="https://public.chainalysis.com", pattern=r"^https?://")
+    #: Chainalysis KYT (enabled by CHAINALYSIS_KYT_API_KEY)
+    chainalysis_kyt_base_url: str = Field(default="https://api.chainalysis.com", pattern=r"^https?://")
+    chainalysis_kyt_api_key: SecretStr | None = None
+    chainalysis_kyt_network: str = "Ethereum"
+    chainalysis_kyt_asset: str = "ETH"
+    kyt_poll_seconds: float = Field(default=5.0, gt=0, le=3600)
+    #: Marble decisions (enabled by MARBLE_API_KEY and MARBLE_SCENARIO_ID)
+    marble_base_url: str = Field(default="https://api.checkmarble.com", pattern=r"^https?://")
+    marble_scenario_id: str | None = None
+    marble_object_type: str = "transfers"
+    #: per attempt of a provider call
+    provider_timeout_ms: int = Field(default=2000, ge=10, le=60000)
+    #: extra attempts of idempotent provider calls (GETs)
+    provider_retries: int = Field(default=2, ge=0, le=10)
+    #: consecutive failures that open a provider's circuit breaker, and how long it stays open
+    provider_breaker_failures: int = Field(default=5, ge=1, le=1000)
+    provider_breaker_reset_seconds: float = Field(default=30.0, gt=0, le=3600)
+    #: bound on the whole evidence step of one check, whatever the retries
+    evidence_deadline_ms: int = Field(default=5000, ge=10, le=120000)
+    #: seconds provider answers stay cached (KYC: REDIS_TTL_KYC)
+    redis_ttl_sanctions: int = Field(default=3600, ge=1)
+    redis_ttl_kyt: int = Field(default=86400, ge=1)
+    #: the in-process cache in front of Redis: longest life of a local copy, and its size
+    cache_local_ttl_seconds: float = Field(default=60.0, gt=0, le=86400)
+    cache_local_max_entries: int = Field(default=100_000, ge=100)
 
     #: the group-commit writer waits at most this long to fill a batch
     commit_window_ms: float = Field(default=2.0, ge=0, le=100)
@@ -68,6 +131,26 @@ class Settings(BaseSettings):
                 raise ValueError("JWT_SECRET must be set to a secret of at least 32 characters in production")
             if not self.database_url:
                 raise ValueError("DATABASE_URL must be set in production")
+        return self
+
+    @model_validator(mode="after")
+    def _oracle_needs_its_key(self) -> Self:
+        if self.enable_oracle:
+            missing = [
+                name
+                for name, value in (
+                    ("BESU_RPC_URL", self.besu_rpc_url),
+                    ("ORACLE_ADDRESS", self.oracle_address),
+                    ("ORACLE_PRIVATE_KEY", self.oracle_private_key),
+                )
+                if not value
+            ]
+            if missing:
+                raise ValueError(f"ENABLE_ORACLE needs {', '.join(missing)}")
+        keys = (("ORACLE_PRIVATE_KEY", self.oracle_private_key), ("SIGNER_PRIVATE_KEY", self.signer_private_key))
+        for name, key in keys:
+            if key is not None and not re.fullmatch(r"(0x)?[0-9a-fA-F]{64}", key.get_secret_value()):
+                raise ValueError(f"{name} must be a 32-byte hex private key")
         return self
 
     @property

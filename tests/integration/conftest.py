@@ -11,7 +11,10 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import socket
+import subprocess
 import tempfile
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from urllib.parse import urlsplit, urlunsplit
@@ -20,7 +23,9 @@ import asyncpg
 import httpx
 import psycopg
 import pytest
+from chain_fixtures import anvil_url, chain, chain_api, chain_settings, deployment  # noqa: F401 (anvil fixtures)
 from fastapi import FastAPI
+from kafka_fixtures import kafka_broker, kafka_brokers  # noqa: F401 (tansu broker fixtures)
 from psycopg import sql
 
 from compliance_shield.api.app import create_app
@@ -144,3 +149,45 @@ def admin(settings: Settings) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def checker(settings: Settings) -> dict[str, str]:
     return bearer(settings, "checker", sub="test-platform")
+
+
+# -- Redis: a real server on loopback, one per test run ----------------------------------------
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """URL of a Redis server: ``REDIS_URL`` when set, otherwise a ``redis-server`` (installed by
+    scripts/test from Debian's packages) started here on a free loopback port, without persistence."""
+    configured = os.environ.get("REDIS_URL")
+    if configured:
+        yield configured
+        return
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.fail("redis-server is not installed: run scripts/test (it installs Debian's redis-server)")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    workdir = tmp_path_factory.mktemp("redis")
+    server = subprocess.Popen(  # noqa: S603  (a fixed binary and arguments)
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", str(workdir), "--protected-mode", "yes"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2) as sock:
+                    sock.sendall(b"PING\r\n")
+                    if sock.recv(16).startswith(b"+PONG"):
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                pytest.fail("redis-server did not start")
+            time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

@@ -1,8 +1,9 @@
 """Plain builders for facts and one-rule policies, shared by the unit tests.
 
 Defaults describe an ordinary, compliant secondary transfer at ``NOW``: two verified, bound
-Indian retail investors, a priced INR token, no sanctions hits, the FATF lists available and
-complete travel-rule data. Each test overrides only what its case is about.
+Indian retail investors, a priced INR token, no sanctions hits, the FATF lists available,
+complete travel-rule data, no wallet-risk signal and no monitoring system configured. Each
+test overrides only what its case is about.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from compliance_shield.domain.facts import (
     Facts,
     InvestorFacts,
     Lot,
+    MonitoringEvidence,
     PartyFacts,
     SanctionsEvidence,
     TokenFacts,
@@ -27,8 +29,10 @@ from compliance_shield.domain.facts import (
     TravelRuleData,
     TravelRuleParty,
     WalletFacts,
+    WalletRiskEvidence,
 )
 from compliance_shield.domain.policy import CompiledPolicy, compile_policy
+from compliance_shield.domain.screening import PartyScreening, ScreeningStatus
 from compliance_shield.domain.values import (
     BlockchainType,
     KycStatus,
@@ -63,6 +67,10 @@ def make_investor(name: str = "Asha Rao", **overrides: Any) -> InvestorFacts:
         "category": "retail",
         "kyc_status": KycStatus.VERIFIED,
         "kyc_expires_at": NOW + timedelta(days=365),
+        # screened by name against the sanctions lists: no hit
+        "screening": PartyScreening(
+            status=ScreeningStatus.CLEAR, list_versions=("un:2026-02-27:test",), screened_at=NOW
+        ),
     }
     fields.update(overrides)
     return InvestorFacts(**fields)
@@ -125,6 +133,8 @@ def make_facts(
     travel_rule: TravelRuleData | None = None,
     sanctions: SanctionsEvidence | None = SanctionsEvidence(),
     countries: CountryLists | None = COUNTRIES,
+    wallet_risk: WalletRiskEvidence | None = WalletRiskEvidence(),
+    monitoring: MonitoringEvidence | None = MonitoringEvidence(configured=False),
 ) -> Facts:
     sender = sender if sender is not None else make_sender()
     receiver = receiver if receiver is not None else make_receiver()
@@ -145,6 +155,8 @@ def make_facts(
         receiver=receiver,
         sanctions=sanctions,
         countries=countries,
+        wallet_risk=wallet_risk,
+        monitoring=monitoring,
     )
 
 

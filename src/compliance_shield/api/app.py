@@ -9,7 +9,19 @@ from fastapi import FastAPI
 
 from compliance_shield import __version__
 from compliance_shield.api.errors import install_error_handlers
-from compliance_shield.api.routers import checks, health, investors, policies, sanctions, tokens
+from compliance_shield.api.routers import (
+    certificates,
+    checks,
+    events,
+    health,
+    investors,
+    policies,
+    sanctions,
+    screening,
+    tokens,
+    wallet_labels,
+    webhooks,
+)
 from compliance_shield.bootstrap import Container, build_container
 from compliance_shield.settings import Settings
 
@@ -44,6 +56,18 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
     if container is not None:
         app.state.container = container
     install_error_handlers(app)
-    for module in (health, checks, investors, tokens, policies, sanctions):
+    for module in (
+        health,
+        checks,
+        certificates,
+        investors,
+        tokens,
+        policies,
+        sanctions,
+        screening,
+        events,
+        wallet_labels,
+        webhooks,
+    ):
         app.include_router(module.router)
     return app

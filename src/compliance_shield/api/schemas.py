@@ -91,6 +91,18 @@ class SettlementOut(BaseModel):
     settled_at: datetime | None = None
 
 
+class OracleWriteOut(BaseModel):
+    """How the decision is being recorded on the ComplianceOracle contract."""
+
+    kind: str = Field(description="approval (APPROVED checks) or restriction (the refusal's restriction code)")
+    status: str = Field(description="pending (queued or sent, awaiting confirmation), confirmed or failed")
+    tx_hash: str | None = None
+    block_number: int | None = None
+    attempts: int
+    error: str | None = None
+    updated_at: datetime
+
+
 class CheckOut(BaseModel):
     """A recorded decision."""
 
@@ -111,6 +123,7 @@ class CheckOut(BaseModel):
     processing_ms: float
     engine_version: str
     settlement: SettlementOut
+    oracle: OracleWriteOut | None = Field(default=None, description="on-chain oracle write; null when none is queued")
 
 
 def _display(address: str) -> str:
@@ -141,6 +154,21 @@ def check_out(row: dict[str, Any]) -> dict[str, Any]:
             "tx_hash": row["tx_hash"],
             "settled_at": row["settled_at"],
         },
+        "oracle": _oracle_out(row.get("oracle")),
+    }
+
+
+def _oracle_out(write: dict[str, Any] | None) -> dict[str, Any] | None:
+    if write is None:
+        return None
+    return {
+        "kind": write["kind"],
+        "status": "pending" if write["status"] == "submitted" else write["status"],
+        "tx_hash": write["tx_hash"],
+        "block_number": write["block_number"],
+        "attempts": write["attempts"],
+        "error": write["last_error"],
+        "updated_at": write["updated_at"],
     }
 
 

@@ -7,10 +7,11 @@ from typing import Any
 
 import asyncpg
 
-from compliance_shield.db import Conn
+from compliance_shield.db import Conn, lists
 
 INVESTOR_COLUMNS = """id, type, name, country, nationality, category, kyc_status, kyc_expires_at,
-    accreditation_expires_at, pep, risk_rating, designated_tokens"""
+    accreditation_expires_at, pep, risk_rating, designated_tokens, kyc_provider, kyc_provider_ref,
+    screening_status, screening_hits, screening_list_versions, screened_at"""
 WALLET_COLUMNS = "address, investor_id, status, custody"
 TOKEN_COLUMNS = """id, symbol, decimals, price_per_unit, price_currency, paused, lockup_until,
     trading_windows, total_supply, policy_id"""
@@ -61,3 +62,26 @@ async def sanctioned_addresses(conn: Conn, addresses: Sequence[str] | None = Non
         f"SELECT {SANCTION_COLUMNS} FROM sanctioned_addresses WHERE address = ANY($1::text[])",  # noqa: S608
         list(addresses),
     )
+
+
+WALLET_LABEL_COLUMNS = "address, source, category, risk_level, note"
+
+
+async def wallet_labels(conn: Conn, addresses: Sequence[str] | None = None) -> list[asyncpg.Record]:
+    if addresses is None:
+        return await conn.fetch(f"SELECT {WALLET_LABEL_COLUMNS} FROM wallet_labels")  # noqa: S608
+    return await conn.fetch(
+        f"SELECT {WALLET_LABEL_COLUMNS} FROM wallet_labels WHERE address = ANY($1::text[])",  # noqa: S608
+        list(addresses),
+    )
+
+
+async def list_addresses(conn: Conn) -> list[asyncpg.Record]:
+    """Addresses of the active sanctions list versions (imported lists), with entity names."""
+    return await lists.active_addresses(conn)
+
+
+async def list_versions(conn: Conn) -> list[str]:
+    """Labels of the active sanctions list versions: what every screening consults."""
+    rows = await conn.fetch("SELECT label FROM sanctions_list_versions WHERE status = 'active' ORDER BY label")
+    return [r["label"] for r in rows]

@@ -10,6 +10,8 @@ import functools
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from compliance_shield.domain.reasons import ReasonCode
 from compliance_shield.domain.values import Outcome, RuleResult
 
@@ -45,17 +47,24 @@ class RuleTrace:
     risk_points: int = 0
     params: dict[str, Any] = field(default_factory=dict)
     details: dict[str, Any] = field(default_factory=dict)
+    #: the JSON form, computed once (shared traces are serialized for every check that uses them)
+    _json: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "rule": self.rule,
-            "result": self.result.value,
-            "code": self.code.value if self.code is not None else None,
-            "message": self.message,
-            "risk_points": self.risk_points,
-            "params": self.params,
-            "details": _jsonable(self.details),
-        }
+        """The stored form; callers must not mutate it (it may be shared)."""
+        if self._json is None:
+            json_form = {
+                "rule": self.rule,
+                "result": self.result.value,
+                "code": self.code.value if self.code is not None else None,
+                "message": self.message,
+                "risk_points": self.risk_points,
+                "params": self.params,  # already JSON: the compiled policy's parameter dump
+                "details": _jsonable(self.details) if self.details else {},
+            }
+            object.__setattr__(self, "_json", json_form)
+            return json_form
+        return self._json
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,17 +87,16 @@ class Decision:
     engine_version: str
 
 
-def _jsonable(value: Any) -> Any:
-    """Rule details as JSON-native values (rules may report dates, decimals, UUIDs, enums)."""
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        items = [_jsonable(v) for v in value]
-        return sorted(items, key=str) if isinstance(value, set | frozenset) else items
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    if hasattr(value, "value") and isinstance(value.value, str):  # enums
-        return value.value
+def _fallback(value: Any) -> Any:
+    """JSON for the few types orjson does not write natively (decimals, sets)."""
+    if isinstance(value, set | frozenset):
+        return sorted(value, key=str)
     return str(value)
+
+
+def _jsonable(value: Any) -> Any:
+    """Rule details as JSON-native values (rules report dates, decimals, UUIDs, enums, sets).
+
+    orjson writes datetimes (ISO 8601), UUIDs and string enums natively and fast.
+    """
+    return orjson.loads(orjson.dumps(value, default=_fallback, option=orjson.OPT_NON_STR_KEYS))

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from compliance_shield.domain.screening import PartyScreening
 from compliance_shield.domain.values import (
     BlockchainType,
     Custody,
@@ -43,6 +44,11 @@ class InvestorFacts(_Frozen):
     risk_rating: RiskRating = RiskRating.LOW
     #: tokens whose issuer lists this investor as a designated person (insider-trading rules)
     designated_tokens: frozenset[UUID] = frozenset()
+    #: the external KYC provider (e.g. ``ballerine``) and its reference for this investor, if any
+    kyc_provider: str | None = None
+    kyc_provider_ref: str | None = None
+    #: the stored result of name screening against the sanctions lists (None: never screened)
+    screening: PartyScreening | None = None
 
 
 class WalletFacts(_Frozen):
@@ -134,6 +140,9 @@ class SanctionsHit(_Frozen):
     source: str
     entity: str | None = None
     list_version: str | None = None
+    #: the list's own id of the entity and the asset it files the address under (imported lists)
+    entity_uid: str | None = None
+    asset: str | None = None
 
 
 class SanctionsEvidence(_Frozen):
@@ -141,6 +150,66 @@ class SanctionsEvidence(_Frozen):
 
     hits: tuple[SanctionsHit, ...] = ()
     list_versions: tuple[str, ...] = ()
+
+
+RiskLevel = Literal["low", "medium", "high", "severe"]
+KytState = Literal["not_requested", "pending", "complete"]
+
+
+class WalletRiskSignal(_Frozen):
+    """One risk finding about an address: a label (built-in table, provider identification) or a
+    KYT alert. ``category`` is lower-case (``mixer``, ``darknet``, ``sanctions``, ``exchange`` …)."""
+
+    address: str
+    source: str
+    category: str
+    level: RiskLevel
+    kind: Literal["label", "identification", "alert"] = "label"
+    name: str | None = None
+
+
+class WalletRiskEvidence(_Frozen):
+    """What the wallet-risk sources said about the transfer's addresses.
+
+    ``kyt`` is the state of asynchronous transaction screening: ``not_requested`` (no KYT
+    configured), ``pending`` (registered, not yet processed: the transfer waits for it) or
+    ``complete`` (its alerts are among ``signals``).
+    """
+
+    signals: tuple[WalletRiskSignal, ...] = ()
+    sources: tuple[str, ...] = ()
+    kyt: KytState = "not_requested"
+
+
+MonitoringOutcome = Literal["approve", "review", "block_and_review", "decline"]
+
+
+class MonitoringEvidence(_Frozen):
+    """The answer of an external transaction-monitoring system (Marble) for this transfer.
+
+    ``configured=False`` means no monitoring system is set up (the rule does not apply).
+    """
+
+    configured: bool = True
+    provider: str | None = None
+    decision_id: str | None = None
+    outcome: MonitoringOutcome | None = None
+    score: int | None = None
+    scenario: str | None = None
+
+
+class ProviderKyc(_Frozen):
+    """A KYC provider's answer for an investor, used instead of the registry's stored status.
+
+    ``status`` None: the provider could not be asked and no fresh answer was cached (fail closed).
+    """
+
+    investor_id: UUID
+    provider: str
+    reference: str
+    status: KycStatus | None
+    checked_at: datetime | None = None
+    from_cache: bool = False
 
 
 class CountryLists(_Frozen):
@@ -186,6 +255,12 @@ class Facts(_Frozen):
     receiver: PartyFacts
     sanctions: SanctionsEvidence | None = None
     countries: CountryLists | None = None
+    #: None: the wallet-risk sources were not consulted or are unavailable (fail closed)
+    wallet_risk: WalletRiskEvidence | None = None
+    #: None: the monitoring system is configured but did not answer (fail closed)
+    monitoring: MonitoringEvidence | None = None
+    #: answers of external KYC providers for the parties' investors (empty: the registry decides)
+    kyc_checks: tuple[ProviderKyc, ...] = ()
     extra: dict[str, Any] = Field(default_factory=dict)
 
     def value_in_currency(self, amount: int) -> Decimal | None:

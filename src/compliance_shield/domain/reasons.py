@@ -35,6 +35,15 @@ class ReasonCode(StrEnum):
     RULE_ERROR = "RULE_ERROR"
     POLICY_MISSING = "POLICY_MISSING"
     RISK_SCORE_THRESHOLD = "RISK_SCORE_THRESHOLD"
+    #: on chain only: the oracle holds no unused, unexpired approval for the transfer
+    APPROVAL_MISSING = "APPROVAL_MISSING"
+    WALLET_RISK_HIGH = "WALLET_RISK_HIGH"
+    WALLET_RISK_REVIEW = "WALLET_RISK_REVIEW"
+    WALLET_RISK_PENDING = "WALLET_RISK_PENDING"
+    MONITORING_DECLINED = "MONITORING_DECLINED"
+    MONITORING_REVIEW = "MONITORING_REVIEW"
+    SANCTIONED_PARTY = "SANCTIONED_PARTY"
+    SANCTIONS_REVIEW = "SANCTIONS_REVIEW"
 
 
 #: ERC-1404 ``uint8`` restriction code of each reason. 0 is reserved for "no restriction".
@@ -64,6 +73,14 @@ RESTRICTION_CODES: dict[ReasonCode, int] = {
     ReasonCode.RULE_ERROR: 23,
     ReasonCode.POLICY_MISSING: 24,
     ReasonCode.RISK_SCORE_THRESHOLD: 25,
+    ReasonCode.APPROVAL_MISSING: 26,
+    ReasonCode.WALLET_RISK_HIGH: 30,
+    ReasonCode.WALLET_RISK_REVIEW: 31,
+    ReasonCode.WALLET_RISK_PENDING: 32,
+    ReasonCode.MONITORING_DECLINED: 33,
+    ReasonCode.MONITORING_REVIEW: 34,
+    ReasonCode.SANCTIONED_PARTY: 27,
+    ReasonCode.SANCTIONS_REVIEW: 28,
 }
 
 #: Default human-readable text per code (ERC-1404 ``messageForTransferRestriction``).
@@ -93,6 +110,14 @@ MESSAGES: dict[ReasonCode, str] = {
     ReasonCode.RULE_ERROR: "A rule could not be evaluated",
     ReasonCode.POLICY_MISSING: "The token has no published policy",
     ReasonCode.RISK_SCORE_THRESHOLD: "The risk score reached the policy's escalation threshold",
+    ReasonCode.APPROVAL_MISSING: "No unused, unexpired compliance approval is recorded for this transfer",
+    ReasonCode.WALLET_RISK_HIGH: "A wallet is linked to prohibited or severe-risk activity",
+    ReasonCode.WALLET_RISK_REVIEW: "A wallet's risk profile requires review",
+    ReasonCode.WALLET_RISK_PENDING: "Wallet risk screening of the transfer is still pending",
+    ReasonCode.MONITORING_DECLINED: "The transaction-monitoring system declined the transfer",
+    ReasonCode.MONITORING_REVIEW: "The transaction-monitoring system flagged the transfer for review",
+    ReasonCode.SANCTIONED_PARTY: "A party's name matches an entry on a sanctions list",
+    ReasonCode.SANCTIONS_REVIEW: "A party's name resembles an entry on a sanctions list and needs review",
 }
 
 

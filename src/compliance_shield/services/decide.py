@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import time
 from collections.abc import Callable
@@ -29,13 +30,13 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+import orjson
 import structlog
 
 from compliance_shield.db import Conn, audit, ledger_queries
 from compliance_shield.db import checks as repo
 from compliance_shield.domain.decision import Decision, Reason
 from compliance_shield.domain.engine import ENGINE_VERSION, evaluate
-from compliance_shield.domain.policy import canonical_json
 from compliance_shield.domain.reasons import MESSAGES, ReasonCode, restriction_code
 from compliance_shield.domain.rules.limits import lookback_seconds
 from compliance_shield.domain.values import Outcome
@@ -49,6 +50,7 @@ from compliance_shield.observability.metrics import (
     LEDGER_RELOADS,
 )
 from compliance_shield.services.events import outbox_row
+from compliance_shield.services.evidence import EvidenceGatherer, ProviderEvidence
 from compliance_shield.services.gather import CheckRequest, gather_facts
 from compliance_shield.services.ids import uuid7
 from compliance_shield.services.ledger import Reservation, TokenLedger
@@ -64,7 +66,7 @@ def utcnow() -> datetime:
 
 
 def request_hash(echo: dict[str, Any]) -> str:
-    return hashlib.sha256(canonical_json(echo).encode()).hexdigest()
+    return hashlib.sha256(orjson.dumps(echo, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
 @dataclass(slots=True)
@@ -95,9 +97,12 @@ class DecisionService:
         commit_window_ms: float = 2.0,
         max_batch: int = 256,
         clock: Clock = utcnow,
+        evidence: EvidenceGatherer | None = None,
     ) -> None:
         self._pool = pool
         self._snapshot = snapshot
+        #: external evidence, gathered before a request is queued (the writer does no such I/O)
+        self._evidence: EvidenceGatherer = evidence if evidence is not None else ProviderEvidence()
         self._window = commit_window_ms / 1000
         self._max_batch = max_batch
         self._clock = clock
@@ -132,9 +137,17 @@ class DecisionService:
         """Decide ``request`` and return the stored check row (after it is committed)."""
         if request.token_id not in self._snapshot.tokens:
             raise NotFound(f"token {request.token_id} not found", details={"field": "token_id"})
-        pending = _Pending(request, time.perf_counter())
+        received = time.perf_counter()
+        request = await self.with_evidence(request)
+        pending = _Pending(request, received)
         self._queue.put_nowait(pending)
         return await pending.future
+
+    async def with_evidence(self, request: CheckRequest) -> CheckRequest:
+        """``request`` carrying its external evidence (gathered now unless it already carries it)."""
+        if request.evidence is not None or request.token_id not in self._snapshot.tokens:
+            return request
+        return dataclasses.replace(request, evidence=await self._evidence.gather(request, self._snapshot))
 
     async def check_many(self, requests: list[CheckRequest]) -> list[dict[str, Any] | ComplianceShieldError]:
         """Decide several transfers with the semantics of ``check`` each, in order.
@@ -142,6 +155,8 @@ class DecisionService:
         Items fail independently (an unknown token or a reused key is that item's error); a
         failure to record the decisions fails every item it touched with ``ServiceUnavailable``.
         """
+        # evidence is gathered concurrently first, so that queuing (and deciding) keeps the order
+        requests = list(await asyncio.gather(*(self.with_evidence(r) for r in requests)))
         answers = await asyncio.gather(*(self.check(r) for r in requests), return_exceptions=True)
         results: list[dict[str, Any] | ComplianceShieldError] = []
         for answer in answers:
@@ -286,6 +301,7 @@ class DecisionService:
         facts = gather_facts(self._snapshot, ledger, request, now)
         policy = self._snapshot.policies.get(token.policy_id) if token.policy_id else None
         decision = evaluate(policy.compiled, facts, now) if policy else _no_policy_decision()
+        facts_json = facts.__pydantic_serializer__.to_json(facts)
         check_id = uuid7()
         ttl = policy.compiled.document.approval_ttl_seconds if policy else 0
         approved = decision.status is Outcome.APPROVED
@@ -311,7 +327,10 @@ class DecisionService:
             "restriction_code": decision.restriction_code,
             "reasons": [r.to_json() for r in decision.reasons],
             "rules": [t.to_json() for t in decision.rules],
-            "facts": facts.model_dump(mode="json"),
+            # serialized once, by pydantic's native encoder; stored as is (orjson.Fragment)
+            "facts": orjson.Fragment(facts_json),
+            "facts_sha256": hashlib.sha256(facts_json).hexdigest(),
+            "request_hash": request.request_hash,
             "request": request.echo,
             "reference": request.reference,
             "policy_id": policy.policy_id if policy else None,
@@ -341,7 +360,7 @@ class DecisionService:
         if reservations:
             await repo.insert_reservations(conn, reservations)
         keys = [
-            (r["principal"], r["idempotency_key"], _row_request_hash(r), r["id"], now)
+            (r["principal"], r["idempotency_key"], r["request_hash"], r["id"], now)
             for r in rows
             if r["idempotency_key"]
         ]
@@ -359,10 +378,6 @@ def _key_reused(key: str | None) -> IdempotencyKeyReused:
         "this Idempotency-Key was used with a different request",
         details=[{"field": "Idempotency-Key", "message": f"key {key!r} already used with another body"}],
     )
-
-
-def _row_request_hash(row: dict[str, Any]) -> str:
-    return request_hash(row["request"])
 
 
 def _event_data(row: dict[str, Any]) -> dict[str, Any]:
@@ -394,7 +409,7 @@ def _audit_entry(row: dict[str, Any]) -> audit.AuditEntry:
             "restriction_code": row["restriction_code"],
             "reasons": [r["code"] for r in row["reasons"]],
             "policy_hash": row["policy_hash"],
-            "request_sha256": _row_request_hash(row),
-            "facts_sha256": hashlib.sha256(canonical_json(row["facts"]).encode()).hexdigest(),
+            "request_sha256": row["request_hash"],
+            "facts_sha256": row["facts_sha256"],
         },
     )

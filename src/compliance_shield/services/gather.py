@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from compliance_shield.domain.facts import (
@@ -17,6 +17,9 @@ from compliance_shield.domain.facts import (
 from compliance_shield.domain.values import BlockchainType, TransferType
 from compliance_shield.services.ledger import TokenLedger
 from compliance_shield.services.snapshot import Snapshot
+
+if TYPE_CHECKING:
+    from compliance_shield.services.evidence import Evidence
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,11 +39,20 @@ class CheckRequest:
     reference: str | None = None
     travel_rule: TravelRuleData | None = None
     idempotency_key: str | None = None
+    #: external evidence gathered before the request was queued (None: not gathered: fail closed)
+    evidence: Evidence | None = None
 
 
-def _party(snapshot: Snapshot, ledger: TokenLedger, address: str, now: datetime) -> PartyFacts:
+def _party(
+    snapshot: Snapshot, ledger: TokenLedger, address: str, now: datetime, evidence: Evidence | None
+) -> PartyFacts:
     wallet = snapshot.wallets.get(address)
     investor = snapshot.investors.get(wallet.investor_id) if wallet is not None else None
+    if investor is not None and evidence is not None and evidence.kyc_checks:
+        # a KYC provider's current answer stands in for the registry's stored status
+        answer = next((c for c in evidence.kyc_checks if c.investor_id == investor.id and c.status), None)
+        if answer is not None and answer.status is not None and answer.status != investor.kyc_status:
+            investor = investor.model_copy(update={"kyc_status": answer.status})
     position = ledger.party(address, investor.id if investor is not None else None, now)
     return PartyFacts(wallet=wallet, investor=investor, **position)
 
@@ -50,7 +62,8 @@ def sanctions_evidence(snapshot: Snapshot, addresses: tuple[str, ...]) -> Sancti
     if snapshot.stale:
         return None
     hits = tuple(hit for a in addresses for hit in snapshot.sanctions.get(a, ()))
-    versions = tuple(sorted({h.list_version or h.source for h in hits}))
+    # every active list version was consulted, not only those with a hit
+    versions = tuple(sorted(set(snapshot.list_versions) | {h.list_version or h.source for h in hits}))
     return SanctionsEvidence(hits=hits, list_versions=versions)
 
 
@@ -68,8 +81,11 @@ def gather_facts(snapshot: Snapshot, ledger: TokenLedger, request: CheckRequest,
         ),
         token=token.facts,
         token_state=ledger.state(),
-        sender=_party(snapshot, ledger, request.from_address, now),
-        receiver=_party(snapshot, ledger, request.to_address, now),
+        sender=_party(snapshot, ledger, request.from_address, now, request.evidence),
+        receiver=_party(snapshot, ledger, request.to_address, now, request.evidence),
         sanctions=sanctions_evidence(snapshot, (request.from_address, request.to_address)),
         countries=snapshot.countries,
+        wallet_risk=request.evidence.wallet_risk if request.evidence is not None else None,
+        monitoring=request.evidence.monitoring if request.evidence is not None else None,
+        kyc_checks=request.evidence.kyc_checks if request.evidence is not None else (),
     )

@@ -90,7 +90,7 @@ class TokenLedger:
                 record_history=False,
             )
         if lookback:
-            for r in await q.transfer_history(conn, token_id, now - lookback):
+            for r in sorted(await q.transfer_history(conn, token_id, now - lookback), key=lambda r: r["created_at"]):
                 ledger.history.setdefault(r["from_investor_id"], {})[r["check_id"]] = PastTransfer(
                     at=r["created_at"], amount=int(r["amount"])
                 )
@@ -108,12 +108,8 @@ class TokenLedger:
         if investor_id is None:
             return {"address": address}
         since = now - self.lookback
-        recent = tuple(
-            sorted(
-                (t for t in self.history.get(investor_id, {}).values() if t.at > since),
-                key=lambda t: t.at,
-            )
-        )
+        # history is kept in time order (sorted at load, appended as decided)
+        recent = tuple(t for t in self.history.get(investor_id, {}).values() if t.at > since)
         return {
             "address": address,
             "balance": self.balances.get(investor_id, 0),

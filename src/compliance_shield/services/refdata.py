@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from compliance_shield.db import Conn, audit, ledger_queries
 from compliance_shield.db import refdata as repo
+from compliance_shield.domain.values import KycStatus
 from compliance_shield.errors import Conflict, NotFound, ValidationFailed
 from compliance_shield.services.inputs import (
     HoldingPut,
@@ -29,6 +30,7 @@ from compliance_shield.services.inputs import (
     WalletCreate,
     WalletPatch,
 )
+from compliance_shield.services.screening import ScreeningService
 from compliance_shield.services.snapshot import Snapshot
 
 
@@ -52,10 +54,16 @@ def _audit_payload(values: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+#: investor fields whose change means screening the name again
+SCREENED_FIELDS = frozenset({"name", "type", "country", "nationality"})
+
+
 class ReferenceDataService:
-    def __init__(self, pool: asyncpg.Pool, snapshot: Snapshot) -> None:
+    def __init__(self, pool: asyncpg.Pool, snapshot: Snapshot, screening: ScreeningService | None = None) -> None:
         self._pool = pool
         self._snapshot = snapshot
+        #: name screening of investors as they are written (None: left pending for the sweep)
+        self.screening = screening
 
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[Conn]:
@@ -97,6 +105,8 @@ class ReferenceDataService:
                 row = await repo.insert(conn, "investors", values)
             except asyncpg.UniqueViolationError as exc:
                 raise Conflict("an investor with this id or external_ref exists") from exc
+            if self.screening is not None:
+                row = await self.screening.screen_row(conn, row)
             await self._audit(conn, actor, "investor.created", "investor", str(row["id"]), values)
         await self._refresh("investors", str(row["id"]))
         return row
@@ -109,6 +119,8 @@ class ReferenceDataService:
             row = await repo.update(conn, "investors", investor_id, values)
             if row is None:
                 raise NotFound(f"investor {investor_id} not found")
+            if self.screening is not None and SCREENED_FIELDS & values.keys():
+                row = await self.screening.screen_row(conn, row)
             await self._audit(conn, actor, "investor.updated", "investor", str(investor_id), values)
         await self._refresh("investors", str(investor_id))
         return row
@@ -118,6 +130,51 @@ class ReferenceDataService:
 
     async def list_investors(self, after: UUID | None, limit: int, category: str | None) -> list[dict[str, Any]]:
         return await self._page("investors", after, limit, category=category)
+
+    async def find_investor_by_ref(self, ref: str) -> UUID | None:
+        """The investor whose ``external_ref`` — or, failing that, id — is ``ref``."""
+        async with self._pool.acquire() as conn:
+            found = await conn.fetchval("SELECT id FROM investors WHERE external_ref = $1", ref)
+            if found is None:
+                try:
+                    found = await conn.fetchval("SELECT id FROM investors WHERE id = $1", UUID(ref))
+                except ValueError:
+                    return None
+        return found if isinstance(found, UUID) else None
+
+    async def apply_kyc_answer(
+        self,
+        investor_id: UUID,
+        status: KycStatus,
+        *,
+        provider: str,
+        provider_ref: str | None,
+        checked_at: datetime,
+        actor: str,
+        evidence: dict[str, Any],
+    ) -> bool:
+        """Record a KYC provider's answer unless a newer one was already applied.
+
+        Returns False (and changes nothing) for an answer older than the investor's
+        ``kyc_checked_at``: webhooks delivered out of order or replayed cannot roll a status back.
+        """
+        async with self._write() as conn:
+            row = await conn.fetchrow(
+                """UPDATE investors
+                      SET kyc_status = $2, kyc_provider = $3,
+                          kyc_provider_ref = COALESCE($4, kyc_provider_ref), kyc_checked_at = $5,
+                          updated_at = now(), version = version + 1
+                    WHERE id = $1 AND (kyc_checked_at IS NULL OR kyc_checked_at < $5)
+                RETURNING kyc_status""",
+                investor_id, status.value, provider, provider_ref, checked_at,
+            )  # fmt: skip
+            if row is None:
+                return False
+            payload = {"kyc_status": status.value, "kyc_provider": provider, "kyc_provider_ref": provider_ref,
+                       "kyc_checked_at": checked_at.isoformat(), **evidence}  # fmt: skip
+            await self._audit(conn, actor, "investor.kyc_updated", "investor", str(investor_id), payload)
+        await self._refresh("investors", str(investor_id))
+        return True
 
     # -- wallets -----------------------------------------------------------------------------
 

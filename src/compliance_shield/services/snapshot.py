@@ -31,8 +31,10 @@ from compliance_shield.domain.facts import (
     TokenFacts,
     TradingWindow,
     WalletFacts,
+    WalletRiskSignal,
 )
 from compliance_shield.domain.policy import CompiledPolicy, compile_policy
+from compliance_shield.domain.screening import NameMatch, PartyScreening, ScreeningStatus
 from compliance_shield.observability.metrics import SNAPSHOT_RELOADS, SNAPSHOT_SIZE
 
 log = structlog.get_logger(__name__)
@@ -67,6 +69,21 @@ def investor_facts(row: asyncpg.Record) -> InvestorFacts:
         pep=row["pep"],
         risk_rating=row["risk_rating"],
         designated_tokens=frozenset(row["designated_tokens"] or ()),
+        kyc_provider=row["kyc_provider"],
+        kyc_provider_ref=row["kyc_provider_ref"],
+        screening=party_screening(row),
+    )
+
+
+def party_screening(row: asyncpg.Record) -> PartyScreening | None:
+    """The stored name-screening result of an investor row (None while it is pending)."""
+    if row["screening_status"] == ScreeningStatus.PENDING:
+        return None
+    return PartyScreening(
+        status=row["screening_status"],
+        hits=tuple(NameMatch.model_validate(h) for h in row["screening_hits"] or ()),
+        list_versions=tuple(row["screening_list_versions"] or ()),
+        screened_at=row["screened_at"],
     )
 
 
@@ -104,7 +121,14 @@ class Snapshot:
         self.wallets: dict[str, WalletFacts] = {}
         self.tokens: dict[UUID, TokenEntry] = {}
         self.policies: dict[UUID, PolicyEntry] = {}
+        #: sanctioned addresses: operator entries and the active list versions' addresses, merged
         self.sanctions: dict[str, tuple[SanctionsHit, ...]] = {}
+        self._operator_sanctions: dict[str, tuple[SanctionsHit, ...]] = {}
+        self._list_sanctions: dict[str, tuple[SanctionsHit, ...]] = {}
+        #: labels of the active sanctions list versions (every screening consults them)
+        self.list_versions: tuple[str, ...] = ()
+        #: the built-in wallet-risk labels by address (table ``wallet_labels``)
+        self.wallet_labels: dict[str, tuple[WalletRiskSignal, ...]] = {}
         self.stale = True
         self._listener: Conn | None = None
         self._connect: Callable[[], Awaitable[Conn]] | None = None
@@ -122,9 +146,15 @@ class Snapshot:
         wallets = {r["address"]: wallet_facts(r) for r in await q.wallets(conn)}
         tokens = {r["id"]: token_entry(r) for r in await q.tokens(conn)}
         policies = {r["policy_id"]: self._policy_entry(r) for r in await q.published_policies(conn)}
-        sanctions = self._group_sanctions(await q.sanctioned_addresses(conn))
+        operator_sanctions = self._group_sanctions(await q.sanctioned_addresses(conn))
+        list_sanctions = self._group_sanctions(await q.list_addresses(conn))
+        list_versions = tuple(await q.list_versions(conn))
         self.investors, self.wallets, self.tokens = investors, wallets, tokens
-        self.policies, self.sanctions = policies, sanctions
+        self.policies = policies
+        self._operator_sanctions, self._list_sanctions = operator_sanctions, list_sanctions
+        self.list_versions = list_versions
+        self._merge_sanctions()
+        self.wallet_labels = self._group_labels(await q.wallet_labels(conn))
         SNAPSHOT_RELOADS.labels("all").inc()
         self._publish_sizes()
 
@@ -136,14 +166,44 @@ class Snapshot:
     def _group_sanctions(rows: Iterable[asyncpg.Record]) -> dict[str, tuple[SanctionsHit, ...]]:
         grouped: dict[str, list[SanctionsHit]] = {}
         for r in rows:
+            fields = set(r.keys())
             grouped.setdefault(r["address"], []).append(
                 SanctionsHit(
                     address=r["address"],
                     source=r["source"],
                     entity=r["entity"],
                     list_version=r["list_version"],
+                    entity_uid=r["entity_uid"] if "entity_uid" in fields else None,
+                    asset=r["asset"] if "asset" in fields else None,
                 )
             )
+        return {k: tuple(v) for k, v in grouped.items()}
+
+    def _merge_sanctions(self, keys: Iterable[str] | None = None) -> None:
+        """Rebuild the merged address map (for ``keys`` only, when given)."""
+        if keys is None:
+            merged = dict(self._operator_sanctions)
+            for key, hits in self._list_sanctions.items():
+                merged[key] = merged.get(key, ()) + hits
+            self.sanctions = merged
+            return
+        for key in keys:
+            hits = self._operator_sanctions.get(key, ()) + self._list_sanctions.get(key, ())
+            if hits:
+                self.sanctions[key] = hits
+            else:
+                self.sanctions.pop(key, None)
+
+    @staticmethod
+    def _group_labels(rows: Iterable[asyncpg.Record]) -> dict[str, tuple[WalletRiskSignal, ...]]:
+        grouped: dict[str, list[WalletRiskSignal]] = {}
+        for r in rows:
+            grouped.setdefault(r["address"], []).append(
+                WalletRiskSignal(
+                    address=r["address"], source=r["source"], category=r["category"], level=r["risk_level"],
+                    kind="label", name=r["note"],
+                )
+            )  # fmt: skip
         return {k: tuple(v) for k, v in grouped.items()}
 
     def _publish_sizes(self) -> None:
@@ -151,6 +211,7 @@ class Snapshot:
         SNAPSHOT_SIZE.labels("wallets").set(len(self.wallets))
         SNAPSHOT_SIZE.labels("tokens").set(len(self.tokens))
         SNAPSHOT_SIZE.labels("sanctioned_addresses").set(len(self.sanctions))
+        SNAPSHOT_SIZE.labels("wallet_labels").set(len(self.wallet_labels))
 
     async def reload(self, conn: Conn, table: str, key: str) -> None:
         """Reload one entity after a change notification (or a local write)."""
@@ -165,12 +226,24 @@ class Snapshot:
             await self._reload_one(
                 self.policies, UUID(key), await q.published_policies(conn, [key]), self._policy_entry
             )
+        elif table == "wallet_labels":
+            labels = self._group_labels(await q.wallet_labels(conn, [key]))
+            if key in labels:
+                self.wallet_labels[key] = labels[key]
+            else:
+                self.wallet_labels.pop(key, None)
         elif table == "sanctioned_addresses":
             hits = self._group_sanctions(await q.sanctioned_addresses(conn, [key]))
             if key in hits:
-                self.sanctions[key] = hits[key]
+                self._operator_sanctions[key] = hits[key]
             else:
-                self.sanctions.pop(key, None)
+                self._operator_sanctions.pop(key, None)
+            self._merge_sanctions([key])
+        elif table == "sanctions_list_versions":
+            # a list version was imported or superseded: swap in the active versions' addresses
+            self._list_sanctions = self._group_sanctions(await q.list_addresses(conn))
+            self.list_versions = tuple(await q.list_versions(conn))
+            self._merge_sanctions()
         for callback in self.on_change:
             callback(table, key)
         self._publish_sizes()

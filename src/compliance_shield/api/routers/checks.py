@@ -21,6 +21,7 @@ from compliance_shield.api.schemas import (
     check_out,
 )
 from compliance_shield.bootstrap import Container
+from compliance_shield.db import chain as chain_repo
 from compliance_shield.db import checks as checks_repo
 from compliance_shield.domain.values import Outcome
 from compliance_shield.errors import ComplianceShieldError, NotFound, ServiceUnavailable, ValidationFailed
@@ -121,6 +122,8 @@ async def get_check(
 ) -> dict[str, Any]:
     async with c.pool.acquire() as conn:
         row = await checks_repo.get_check(conn, check_id)
+        if row is not None:
+            row["oracle"] = await chain_repo.get_write(conn, check_id)
     if row is None:
         raise NotFound(f"check {check_id} not found")
     return check_out(row)

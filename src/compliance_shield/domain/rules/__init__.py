@@ -3,6 +3,8 @@
 from compliance_shield.domain.rules import (  # noqa: F401  (imported to register the rules)
     identity,
     limits,
+    parties,
+    providers,
     screening,
     token,
 )

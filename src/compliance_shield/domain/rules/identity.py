@@ -82,9 +82,16 @@ def _kyc_problem(side: Side, party: PartyFacts, now: datetime) -> tuple[ReasonCo
     "Both parties' investors have verified KYC that has not expired (no expiry on file = no expiry).",
 )
 def kyc_verified(params: NoParams, facts: Facts, now: datetime) -> RuleOutcome:
+    # an investor whose KYC provider could not be asked has no current answer: judge the others
+    unknown = {check.investor_id for check in facts.kyc_checks if check.status is None}
+    undecided = [side for side, party in checked_parties(facts) if party.investor and party.investor.id in unknown]
     problems = [
-        (side, found) for side, party in checked_parties(facts) if (found := _kyc_problem(side, party, now)) is not None
+        (side, found)
+        for side, party in checked_parties(facts)
+        if side not in undecided and (found := _kyc_problem(side, party, now)) is not None
     ]
+    if not problems and undecided:
+        return unavailable(f"the KYC provider gave no current answer for the {' and '.join(undecided)}")
     if not problems:
         return passed("KYC verified and current", checked=[side for side, _ in checked_parties(facts)])
     # "not verified" is the stronger finding, so it names the outcome when both occur

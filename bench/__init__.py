@@ -1,0 +1,1 @@
+"""Load and micro benchmarks (``python -m bench.engine``, ``python -m bench.checks``)."""

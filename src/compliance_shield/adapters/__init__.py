@@ -1,0 +1,1 @@
+"""Implementations of the interfaces the services declare: one package per external system."""

@@ -1,0 +1,1 @@
+"""Compiled contract artifacts (ABI and bytecode) built from ``contracts/*.sol`` at the repository root."""

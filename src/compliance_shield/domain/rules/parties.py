@@ -1,0 +1,112 @@
+"""``sanctioned_party``: the parties' names screened against the sanctions lists.
+
+The evidence is each investor's stored name-screening result (``InvestorFacts.screening``): the
+hits at or above the reporting floor, with their scores, and the list versions screened against.
+Screening happens when an investor is created or changed and again whenever a list version
+changes, so the check path only reads it. Dismissed hits (an officer's recorded false positive
+for that list entry) never count.
+
+* a hit at or above ``reject_threshold`` → fail ``SANCTIONED_PARTY``;
+* else a hit at or above ``review_threshold`` → review ``SANCTIONS_REVIEW``;
+* an investor never screened (``pending``), or screened against fewer list versions than
+  ``min_list_versions`` → error ``EVIDENCE_UNAVAILABLE`` (fail closed);
+* a side without an investor is left to ``wallet_bound``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from compliance_shield.domain.decision import RuleOutcome
+from compliance_shield.domain.facts import Facts
+from compliance_shield.domain.reasons import ReasonCode
+from compliance_shield.domain.rules.identity import checked_parties, not_applicable, passed, unavailable
+from compliance_shield.domain.rules.registry import RuleParams, rule
+from compliance_shield.domain.screening import NameMatch, ScreeningStatus
+from compliance_shield.domain.values import RuleResult
+
+
+class SanctionedPartyParams(RuleParams):
+    #: regulatory-defaults row 2: ≥ 0.90 reject, 0.70–0.90 escalate
+    reject_threshold: float = Field(default=0.90, gt=0, le=1)
+    review_threshold: float = Field(default=0.70, gt=0, le=1)
+    #: fewer list versions than this behind a screening result counts as no evidence
+    min_list_versions: int = Field(default=0, ge=0, le=50)
+    apply_to: Literal["receiver", "both"] = "both"
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SanctionedPartyParams:
+        if self.review_threshold > self.reject_threshold:
+            raise ValueError("review_threshold must not exceed reject_threshold")
+        return self
+
+
+def _hit(side: str, hit: NameMatch) -> dict[str, Any]:
+    return {
+        "party": side,
+        "source": hit.source,
+        "list_version": hit.list_version,
+        "entity_uid": hit.entity_uid,
+        "entity": hit.entity_name,
+        "matched_name": hit.matched_name,
+        "score": hit.score,
+    }
+
+
+@rule(
+    "sanctioned_party",
+    SanctionedPartyParams,
+    "No party's name matches a sanctions-list entry (fuzzy score; dismissed false positives excepted).",
+)
+def sanctioned_party(params: SanctionedPartyParams, facts: Facts, now: datetime) -> RuleOutcome:
+    rejects: list[dict[str, Any]] = []
+    reviews: list[dict[str, Any]] = []
+    missing: list[str] = []
+    versions: set[str] = set()
+    checked = 0
+    for side, party in checked_parties(facts):
+        investor = party.investor
+        if investor is None or (params.apply_to == "receiver" and side != "receiver"):
+            continue
+        checked += 1
+        screening = investor.screening
+        if screening is None or screening.status is ScreeningStatus.PENDING:
+            missing.append(f"{side} investor {investor.id} has not been screened")
+            continue
+        if len(screening.list_versions) < params.min_list_versions:
+            missing.append(
+                f"{side} investor {investor.id} was screened against {len(screening.list_versions)} list "
+                f"version(s), the policy needs {params.min_list_versions}"
+            )
+            continue
+        versions.update(screening.list_versions)
+        for hit in screening.hits:
+            if hit.dismissed:
+                continue
+            if hit.score >= params.reject_threshold:
+                rejects.append(_hit(side, hit))
+            elif hit.score >= params.review_threshold:
+                reviews.append(_hit(side, hit))
+    found = rejects or reviews
+    if found:
+        result, code = (RuleResult.FAIL, ReasonCode.SANCTIONED_PARTY) if rejects else (
+            RuleResult.REVIEW, ReasonCode.SANCTIONS_REVIEW
+        )  # fmt: skip
+        best = sorted(found, key=lambda h: -float(h["score"]))
+        return RuleOutcome(
+            result=result,
+            code=code,
+            message="; ".join(
+                f"{h['party']} name matches {h['entity']} on {h['list_version']} (score {h['score']:.2f})"
+                for h in best[:3]
+            ),
+            details={"hits": best, "list_versions": sorted(versions)},
+        )
+    if missing:
+        return unavailable("; ".join(missing))
+    if not checked:
+        return not_applicable("no party with an investor record to check")
+    return passed("no party name matches a sanctions list", list_versions=sorted(versions))

@@ -1,0 +1,170 @@
+"""An in-memory index of listed names for fast fuzzy screening (pure: built from list entities).
+
+Blocking keeps a query to a few dozen candidates out of tens of thousands of names. Each
+significant token (not a particle, at least two characters) is posted under:
+
+* its exact form,
+* its phonetic key (``screening_names.phonetic``: transliteration variants),
+* its one-character deletions when it has five or more characters (symmetric-deletion keys:
+  one typo, insertion, deletion or transposition on either side still shares a key).
+
+A query collects, per token, the names any of its keys reach; names are ranked by the summed
+weight of the query tokens that reached them, and only the best ``max_candidates`` are scored in
+full (``screening_names.align`` and ``qualify``). Token weights fall with how common a token is on
+the lists (``mohammad`` counts less than a rare surname), so shared common names do not carry a
+match on their own.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from compliance_shield.domain.screening import Feature, ListEntity, NameMatch, NameQuery
+from compliance_shield.domain.screening_names import (
+    LOW_WEIGHT_TOKENS,
+    align,
+    phonetic,
+    qualify,
+    token_weight,
+    tokens,
+)
+
+#: a token found in this many names (or fewer) weighs fully; each tenfold more costs COMMON_STEP
+RARE_DF = 5
+COMMON_STEP = 0.2
+MIN_COMMON_WEIGHT = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class ListedEntity:
+    """An entity of an active list version, as the index serves it."""
+
+    source: str
+    list_version: str
+    entity: ListEntity
+
+
+@dataclass(frozen=True, slots=True)
+class _Name:
+    entity: int
+    text: str
+    tokens: tuple[str, ...]
+    weights: tuple[float, ...]
+
+
+#: how much reaching a name through each kind of key says (exact beats a phonetic or typo key)
+KEY_QUALITY = {"t": 1.0, "p": 0.8, "d": 0.7}
+
+
+def _keys(token: str) -> list[str]:
+    """Blocking keys of a token, exact first."""
+    if len(token) < 2 or token in LOW_WEIGHT_TOKENS:
+        return []
+    keys = ["t" + token]
+    key = phonetic(token)
+    if len(key) >= 2:
+        keys.append("p" + key)
+    if len(token) >= 5:
+        keys.append("d" + token)
+        keys.extend("d" + token[:i] + token[i + 1 :] for i in range(len(token)))
+    return keys
+
+
+class NameIndex:
+    """Names (primary and aliases) of the listed entities, searchable by fuzzy name."""
+
+    def __init__(self, listed: Iterable[ListedEntity]) -> None:
+        self.entities: tuple[ListedEntity, ...] = tuple(listed)
+        self.versions: tuple[str, ...] = tuple(sorted({e.list_version for e in self.entities}))
+        self._by_key: dict[tuple[str, str], ListedEntity] = {(e.source, e.entity.uid): e for e in self.entities}
+        raw: list[tuple[int, str, tuple[str, ...]]] = []
+        for number, listed_entity in enumerate(self.entities):
+            entity = listed_entity.entity
+            seen: set[tuple[str, ...]] = set()
+            for text in (entity.name, *entity.aliases):
+                parts = tokens(text)
+                if parts and parts not in seen:
+                    seen.add(parts)
+                    raw.append((number, text, parts))
+        self._df: dict[str, int] = {}
+        for _, _, parts in raw:
+            for token in set(parts):
+                self._df[token] = self._df.get(token, 0) + 1
+        self._names: list[_Name] = []
+        self._postings: dict[str, list[int]] = {}
+        for number, text, parts in raw:
+            name_id = len(self._names)
+            self._names.append(_Name(number, text, parts, tuple(self.weight(t) for t in parts)))
+            for key in {k for t in parts for k in _keys(t)}:
+                self._postings.setdefault(key, []).append(name_id)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def weight(self, token: str) -> float:
+        """How much a token counts in an alignment: particles and common names count less."""
+        base = token_weight(token)
+        df = self._df.get(token, 0)
+        if base < 1.0 or df <= RARE_DF:
+            return base
+        return max(MIN_COMMON_WEIGHT, 1.0 - COMMON_STEP * math.log10(df / RARE_DF))
+
+    def entity(self, source: str, uid: str) -> ListedEntity | None:
+        return self._by_key.get((source, uid))
+
+    def search(
+        self, query: NameQuery, *, floor: float = 0.5, limit: int = 20, max_candidates: int = 50
+    ) -> list[NameMatch]:
+        """List entries scoring at least ``floor`` for ``query``, best first (one per entity)."""
+        parts = tokens(query.name)
+        if not parts:
+            return []
+        weights = tuple(self.weight(t) for t in parts)
+        reach: dict[int, float] = {}
+        for token, weight in zip(parts, weights, strict=True):
+            hits: dict[int, float] = {}
+            for key in _keys(token):
+                posting = self._postings.get(key)
+                if posting:
+                    quality = KEY_QUALITY[key[0]]
+                    for name_id in posting:
+                        if hits.get(name_id, 0.0) < quality:
+                            hits[name_id] = quality
+            for name_id, quality in hits.items():
+                reach[name_id] = reach.get(name_id, 0.0) + weight * quality
+        if not reach:
+            return []
+        best: dict[int, NameMatch] = {}
+        for name_id in heapq.nlargest(max_candidates, reach, key=reach.__getitem__):
+            name = self._names[name_id]
+            name_score, pairs = align(parts, weights, name.tokens, name.weights)
+            if name_score + 0.1 < floor:  # qualifiers add at most 0.08: cannot reach the floor
+                continue
+            listed = self.entities[name.entity]
+            score, qualifiers = qualify(name_score, query, listed.entity)
+            current = best.get(name.entity)
+            if score < floor or (current is not None and current.score >= score):
+                continue
+            explanation = (
+                Feature(
+                    feature="name",
+                    value=round(name_score, 4),
+                    detail=", ".join(f"{q}~{c} {s:.2f}" for q, c, s in pairs) or "no token in common",
+                ),
+                *qualifiers,
+            )
+            best[name.entity] = NameMatch(
+                source=listed.source,
+                list_version=listed.list_version,
+                entity_uid=listed.entity.uid,
+                entity_name=listed.entity.name,
+                entity_kind=listed.entity.kind,
+                matched_name=name.text,
+                score=score,
+                programmes=listed.entity.programmes,
+                explanation=explanation,
+            )
+        return sorted(best.values(), key=lambda m: (-m.score, m.source, m.entity_uid))[:limit]

@@ -1,0 +1,77 @@
+"""The benchmarks run end to end and report correct results; their timings are never asserted."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from compliance_shield.reference_data import list_templates
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+TIMEOUT = 180
+
+
+@pytest.fixture(scope="module")
+def bench_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The environment of the benchmark processes: pgserver needs a private runtime directory."""
+    env = dict(os.environ)
+    if not env.get("XDG_RUNTIME_DIR"):
+        runtime = tmp_path_factory.mktemp("xdg-runtime")
+        runtime.chmod(0o700)
+        env["XDG_RUNTIME_DIR"] = str(runtime)
+    return env
+
+
+def run_bench(env: dict[str, str], module: str, *args: str) -> tuple[int, str, str]:
+    """Run ``python -m module args``; on timeout interrupt it so that it stops what it started."""
+    process = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
+        [sys.executable, "-m", module, *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        stdout, stderr = process.communicate(timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        process.terminate()  # the bench then stops the server and PostgreSQL it started
+        try:
+            stdout, stderr = process.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            stdout, stderr = process.communicate()
+        pytest.fail(f"{module} did not finish within {TIMEOUT} s:\n{stdout}\n{stderr}")
+    return process.returncode, stdout, stderr
+
+
+def test_engine_benchmark_prints_a_line_per_template(bench_env: dict[str, str]) -> None:
+    code, stdout, stderr = run_bench(bench_env, "bench.engine", "--seconds", "0.05")
+    assert code == 0, stdout + stderr
+    lines = stdout.splitlines()
+    for template in list_templates():
+        assert len([line for line in lines if f" {template} " in line]) == 1, stdout
+
+
+def test_load_benchmark_stores_every_decision_it_answers(bench_env: dict[str, str]) -> None:
+    code, stdout, stderr = run_bench(
+        bench_env, "bench.checks", "--seconds", "2", "--concurrency", "8", "--investors", "200", "--json"
+    )
+    assert code == 0, stdout + stderr
+    report = json.loads(stdout.strip().splitlines()[-1])
+    assert report["requests"] > 0
+    assert report["errors"] == {}
+    assert report["transport_errors"] == {}
+    assert report["db_check"] == "done"
+    assert report["stored_decisions"] == report["distinct_decisions"] > 0
+    assert {"APPROVED", "REJECTED"} <= set(report["outcomes"])
+    assert report["idempotent_repeats"] > 0
+    assert report["repeat_mismatches"] == 0
+    assert all(check["ok"] for check in report["checks"]), report["checks"]
