@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ import orjson
 import structlog
 
 from compliance_shield.adapters.chain.certificates import CertificateSigner
+from compliance_shield.db import ledger_queries
 from compliance_shield.db.migrate import upgrade
 from compliance_shield.providers import Providers, build_providers
 from compliance_shield.reference_data import load_country_lists
@@ -138,13 +140,15 @@ class Container:
 
 
 async def _maintenance(container: Container) -> None:
-    """Expire lapsed approvals every second; keep check partitions created ahead every hour."""
+    """Expire lapsed approvals every second; every hour keep check partitions created ahead and
+    prune the ledger change log (other processes catch up within seconds; an hour is ample)."""
     ticks = 0
     while True:
         try:
             if ticks % 3600 == 0:
                 async with container.pool.acquire() as conn:
                     await conn.execute("SELECT ensure_check_partitions(3)")
+                    await ledger_queries.prune_changes(conn, datetime.now(UTC) - timedelta(hours=1))
             await container.settlement.expire_due()
         except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError, TimeoutError) as exc:
             log.warning("maintenance.failed", error=repr(exc))

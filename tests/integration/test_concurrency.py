@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
+from uuid import UUID
 
 import httpx
 import pytest
@@ -112,3 +113,44 @@ async def test_a_cancelled_reservation_frees_its_slot(
         )
     ).json()
     assert freed["status"] == "APPROVED"
+
+
+async def test_another_process_catches_up_from_recorded_changes_without_reloading(
+    client: httpx.AsyncClient, admin: Headers, checker: Headers, settings: Any, database_url: str
+) -> None:
+    """Decisions, cancellations, settlements and registry syncs made by one process reach the
+    other's ledger through the change log; its ledger object is kept, not reloaded."""
+    token = await make_token(client, admin, await publish_document(client, admin, policy_document(RULES)))
+    seller, seller_address = await make_party(client, admin)
+    await hold(client, admin, token["id"], seller["id"], 100)
+    buyers = [(await make_party(client, admin))[1] for _ in range(3)]
+    other = await build_container(settings, url=database_url, migrate=False)
+    try:
+        other_client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=create_app(settings, container=other)), base_url="http://other"
+        )
+        async with other_client:
+
+            async def decide(via: httpx.AsyncClient, buyer: str, amount: int) -> dict[str, Any]:
+                body = transfer(token["id"], seller_address, buyer, amount)
+                response = await via.post("/v1/compliance/transfer-check", json=body, headers=checker)
+                return dict(response.json())
+
+            first = await decide(other_client, buyers[0], 10)  # loads the other process's ledger
+            ledger = other.decisions.ledgers[UUID(token["id"])]
+            approved = await decide(client, buyers[1], 60)  # this process reserves 60 of 100
+            assert approved["status"] == "APPROVED"
+            short = await decide(other_client, buyers[2], 40)  # 100 - 10 - 60 = 30 left
+            assert short["status"] == "REJECTED"
+            assert "INSUFFICIENT_BALANCE" in [r["code"] for r in short["reasons"]]
+            await client.post(f"/v1/compliance/checks/{approved['id']}/cancel", json={"reason": "t"}, headers=checker)
+            assert (await decide(other_client, buyers[2], 40))["status"] == "APPROVED"
+            await client.post(
+                f"/v1/compliance/checks/{first['id']}/settle", json={"tx_hash": "0x" + "cd" * 32}, headers=checker
+            )
+            await hold(client, admin, token["id"], seller["id"], 1_000)  # registry sync: 1,000 held
+            assert (await decide(other_client, buyers[0], 900))["status"] == "APPROVED"  # 1,000 - 40 reserved
+            assert (await decide(other_client, buyers[0], 100))["status"] == "REJECTED"
+            assert other.decisions.ledgers[UUID(token["id"])] is ledger
+    finally:
+        await other.close()

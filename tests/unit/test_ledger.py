@@ -58,3 +58,45 @@ def test_history_is_limited_to_the_look_back_window() -> None:
     ledger.add_reservation(old)
     assert ledger.party("0xs", seller, NOW)["recent_transfers"] == ()
     assert ledger.party("0xunbound", None, NOW) == {"address": "0xunbound"}
+
+
+def test_recorded_changes_rebuild_the_same_state_as_the_writer() -> None:
+    """A ledger applying another process's recorded changes ends where that process's ledger is."""
+    from compliance_shield.services.ledger import change_holding, change_release, change_reserve, change_settle
+
+    seller, buyer, other = uuid4(), uuid4(), uuid4()
+    categories = {seller: "retail", buyer: "nri", other: "retail"}
+    writer, follower = _ledger(categories), _ledger(categories)
+    recorded = []
+    for ledger in (writer, follower):
+        ledger.replace_holding(seller, 100, NOW - timedelta(days=400))
+    sale = Reservation(uuid4(), seller, buyer, 30, NOW, NOW + timedelta(minutes=15))
+    withdrawn = Reservation(uuid4(), seller, other, 20, NOW, NOW + timedelta(minutes=15))
+    for r in (sale, withdrawn):
+        writer.add_reservation(r)
+        recorded.append(change_reserve(r))
+    writer.remove_reservation(withdrawn.check_id)
+    recorded.append(change_release(withdrawn.check_id))
+    writer.settle(sale, NOW + timedelta(minutes=1))
+    recorded.append(change_settle(sale, NOW + timedelta(minutes=1)))
+    writer.replace_holding(other, 5, NOW)
+    recorded.append(change_holding(other, 5, NOW))
+
+    follower.apply(recorded)
+    assert follower.balances == writer.balances == {seller: 70, buyer: 30, other: 5}
+    assert follower.lots == writer.lots
+    assert follower.state() == writer.state()
+    assert follower.state().outstanding == 105
+    assert follower.party("0xs", seller, NOW) == writer.party("0xs", seller, NOW)
+    assert [t.amount for t in follower.party("0xs", seller, NOW)["recent_transfers"]] == [30]  # type: ignore[union-attr]
+
+
+def test_a_settlement_applies_even_after_the_reservation_lapsed_in_memory() -> None:
+    seller, buyer = uuid4(), uuid4()
+    ledger = _ledger({})
+    ledger.replace_holding(seller, 10, NOW - timedelta(days=1))
+    sale = Reservation(uuid4(), seller, buyer, 4, NOW, NOW + timedelta(seconds=30))
+    ledger.add_reservation(sale)
+    ledger.expire(NOW + timedelta(minutes=5))
+    ledger.settle(sale, NOW + timedelta(seconds=20))
+    assert ledger.balances == {seller: 6, buyer: 4}

@@ -2,13 +2,15 @@
 
 Every transaction that changes a token's holdings or reservations first locks its
 ``token_state`` row (``lock_tokens``) and bumps its version (``bump_versions``); a process
-whose in-memory ledger carries an older version reloads it inside the same locked transaction.
+whose in-memory ledger carries an older version catches up inside the same locked transaction:
+by applying the recorded ``ledger_changes`` of the versions it missed, or by reloading.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -27,12 +29,42 @@ async def lock_tokens(conn: Conn, token_ids: Sequence[UUID]) -> dict[UUID, int]:
     return {r["token_id"]: r["version"] for r in rows}
 
 
-async def bump_versions(conn: Conn, token_ids: Sequence[UUID]) -> dict[UUID, int]:
+async def bump_versions(
+    conn: Conn, token_ids: Sequence[UUID], changes: Mapping[UUID, list[dict[str, Any]]] | None = None
+) -> dict[UUID, int]:
+    """Bump the tokens' versions; record ``changes[token]`` (the ledger changes made) under the new one.
+
+    A token bumped without a change row makes other processes reload its ledger in full.
+    """
     rows = await conn.fetch(
         "UPDATE token_state SET version = version + 1 WHERE token_id = ANY($1::uuid[]) RETURNING token_id, version",
         sorted(set(token_ids)),
     )
-    return {r["token_id"]: r["version"] for r in rows}
+    versions = {r["token_id"]: r["version"] for r in rows}
+    if changes:
+        await conn.executemany(
+            "INSERT INTO ledger_changes (token_id, version, change) VALUES ($1, $2, $3)",
+            [(token, versions[token], {"changes": items}) for token, items in changes.items() if token in versions],
+        )
+    return versions
+
+
+async def changes_since(conn: Conn, token_id: UUID, after: int, upto: int) -> list[list[dict[str, Any]]] | None:
+    """The recorded changes of versions ``after+1 .. upto`` in order; None when one is missing."""
+    rows = await conn.fetch(
+        "SELECT version, change FROM ledger_changes WHERE token_id = $1 AND version > $2 AND version <= $3"
+        " ORDER BY version",
+        token_id,
+        after,
+        upto,
+    )
+    if len(rows) != upto - after:
+        return None
+    return [r["change"]["changes"] for r in rows]
+
+
+async def prune_changes(conn: Conn, older_than: datetime) -> None:
+    await conn.execute("DELETE FROM ledger_changes WHERE created_at < $1", older_than)
 
 
 async def holdings(conn: Conn, token_id: UUID) -> list[asyncpg.Record]:

@@ -18,6 +18,10 @@ COMMIT_BATCH_SIZE = Histogram(
 COMMIT_FAILURES = Counter("compliance_commit_failures_total", "Group commits that failed (decisions not recorded)")
 IDEMPOTENT_REPLAYS = Counter("compliance_idempotent_replays_total", "Requests answered from a stored decision")
 SNAPSHOT_RELOADS = Counter("compliance_snapshot_reloads_total", "Reference-data snapshot reloads by table", ["table"])
+LEDGER_CATCHUPS = Counter(
+    "compliance_ledger_catchups_total",
+    "Token ledgers brought up to date from another process's recorded changes (no reload)",
+)
 LEDGER_RELOADS = Counter(
     "compliance_ledger_reloads_total", "Token ledgers reloaded because another process changed them"
 )

@@ -47,13 +47,14 @@ from compliance_shield.observability.metrics import (
     COMMIT_BATCH_SIZE,
     COMMIT_FAILURES,
     IDEMPOTENT_REPLAYS,
+    LEDGER_CATCHUPS,
     LEDGER_RELOADS,
 )
 from compliance_shield.services.events import outbox_row
 from compliance_shield.services.evidence import EvidenceGatherer, ProviderEvidence
 from compliance_shield.services.gather import CheckRequest, gather_facts
 from compliance_shield.services.ids import uuid7
-from compliance_shield.services.ledger import Reservation, TokenLedger
+from compliance_shield.services.ledger import Reservation, TokenLedger, change_reserve
 from compliance_shield.services.snapshot import Snapshot
 
 log = structlog.get_logger(__name__)
@@ -111,10 +112,16 @@ class DecisionService:
         self.ledgers: dict[UUID, TokenLedger] = {}
         snapshot.on_change.append(self._on_reference_change)
 
-    def _on_reference_change(self, table: str, _key: str) -> None:
-        # A category or policy change alters ledger aggregates or look-back: rebuild lazily.
-        if table in ("investors", "tokens", "policies", "policy_versions"):
-            self.ledgers.clear()
+    def _on_reference_change(self, table: str, key: str) -> None:
+        """Keep ledgers consistent with reference data that their aggregates or look-back use."""
+        if table == "investors":  # the category may have changed: re-file the investor's holding
+            investor = UUID(key)
+            for ledger in self.ledgers.values():
+                ledger.recategorize(investor)
+        elif table == "tokens":  # the policy (so the look-back) may have changed
+            self.ledgers.pop(UUID(key), None)
+        elif table in ("policies", "policy_versions"):
+            self.ledgers.clear()  # rare; each ledger reloads on its next check
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -185,7 +192,8 @@ class DecisionService:
             await self._commit(batch)
 
     async def _commit(self, batch: list[_Pending]) -> None:
-        touched: set[UUID] = set()
+        #: the ledger changes made per token in this batch (also: which ledgers to drop on failure)
+        touched: dict[UUID, list[dict[str, Any]]] = {}
         try:
             results = await self._commit_batch(batch, touched)
         except Exception as exc:
@@ -208,7 +216,9 @@ class DecisionService:
                 CHECK_LATENCY.observe(time.perf_counter() - p.received)
                 p.future.set_result(outcome)
 
-    async def _commit_batch(self, batch: list[_Pending], touched: set[UUID]) -> list[dict[str, Any] | Exception]:
+    async def _commit_batch(
+        self, batch: list[_Pending], touched: dict[UUID, list[dict[str, Any]]]
+    ) -> list[dict[str, Any] | Exception]:
         now = self._clock()
         results: list[dict[str, Any] | Exception | None] = [None] * len(batch)
         async with self._pool.acquire(timeout=5) as conn, conn.transaction():
@@ -225,9 +235,11 @@ class DecisionService:
                 if reservation is not None:
                     reservations.append(reservation)
             await self._persist(conn, rows, reservations, now)
-            new_versions = await ledger_queries.bump_versions(conn, list(touched)) if touched else {}
+            new_versions = await ledger_queries.bump_versions(conn, list(touched), touched) if touched else {}
         for token_id, version in new_versions.items():
-            self.ledgers[token_id].version = version
+            ledger = self.ledgers.get(token_id)
+            if ledger is not None:  # (a reference change may have dropped it meanwhile)
+                ledger.version = version
         self._fill_followers(batch, results)
         for row in rows:
             CHECKS.labels(row["status"]).inc()
@@ -277,6 +289,15 @@ class DecisionService:
         ledger = self.ledgers.get(token_id)
         if ledger is not None and ledger.version == version:
             return
+        if ledger is not None and ledger.version < version:
+            # another process changed the token: apply what it recorded, if it recorded it all
+            missed = await ledger_queries.changes_since(conn, token_id, ledger.version, version)
+            if missed is not None:
+                for changes in missed:
+                    ledger.apply(changes)
+                ledger.version = version
+                LEDGER_CATCHUPS.inc()
+                return
         if ledger is not None:
             LEDGER_RELOADS.inc()
         token = self._snapshot.tokens.get(token_id)
@@ -292,7 +313,7 @@ class DecisionService:
         )
 
     def _decide(
-        self, pending: _Pending, now: datetime, touched: set[UUID]
+        self, pending: _Pending, now: datetime, touched: dict[UUID, list[dict[str, Any]]]
     ) -> tuple[dict[str, Any], tuple[Any, ...] | None]:
         request = pending.request
         token = self._snapshot.tokens[request.token_id]
@@ -310,8 +331,9 @@ class DecisionService:
         if approved and expires_at is not None:
             sender = facts.sender.investor.id if facts.sender.investor else None
             receiver = facts.receiver.investor.id if facts.receiver.investor else None
-            ledger.add_reservation(Reservation(check_id, sender, receiver, request.amount, now, expires_at))
-            touched.add(request.token_id)
+            made = Reservation(check_id, sender, receiver, request.amount, now, expires_at)
+            ledger.add_reservation(made)
+            touched.setdefault(request.token_id, []).append(change_reserve(made))
             reservation = (check_id, request.token_id, sender, receiver, request.amount, now, expires_at)
         row = {
             "id": check_id,

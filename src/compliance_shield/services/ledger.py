@@ -12,6 +12,7 @@ import heapq
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 from compliance_shield.db import Conn
@@ -153,6 +154,71 @@ class TokenLedger:
             self._reserved_in[r.to_investor] = self._reserved_in.get(r.to_investor, 0) + r.amount
             self._refresh(r.to_investor)
 
+    def settle(self, r: Reservation, at: datetime) -> None:
+        """Apply a settled transfer: balances and lots move, the transfer stays in the history.
+
+        ``r`` describes the settled reservation; the ledger may already have let it lapse in
+        memory (expiry is checked at decision time), so the move never depends on finding it.
+        """
+        live = self.reservations.pop(r.check_id, None)
+        if live is not None:
+            if live.from_investor is not None:
+                self._reserved_out[live.from_investor] -= live.amount
+            if live.to_investor is not None:
+                self._reserved_in[live.to_investor] -= live.amount
+        if r.from_investor is not None:
+            self.balances[r.from_investor] = self.balances.get(r.from_investor, 0) - r.amount
+            self._consume_lots(r.from_investor, r.amount)
+            self.history.setdefault(r.from_investor, {})[r.check_id] = PastTransfer(at=r.created_at, amount=r.amount)
+            self._refresh(r.from_investor)
+        if r.to_investor is not None:
+            self.balances[r.to_investor] = self.balances.get(r.to_investor, 0) + r.amount
+            self.lots.setdefault(r.to_investor, []).append(Lot(acquired_at=at, amount=r.amount))
+            self._refresh(r.to_investor)
+        self._recount_outstanding()  # settlements are rare: recount rather than track each case
+
+    def replace_holding(self, investor: UUID, balance: int, acquired_at: datetime) -> None:
+        """An issuer-registry sync: the investor's balance and lots are replaced."""
+        self.balances[investor] = balance
+        self.lots[investor] = [Lot(acquired_at=acquired_at, amount=balance)] if balance > 0 else []
+        self._refresh(investor)
+        self._recount_outstanding()
+
+    def _recount_outstanding(self) -> None:
+        self._outstanding = sum(self.balances.values()) + sum(
+            r.amount for r in self.reservations.values() if r.from_investor is None
+        )
+
+    def _consume_lots(self, investor: UUID, amount: int) -> None:
+        """Oldest lots first, as ``db.refdata.move_holding`` does."""
+        remaining, kept = amount, []
+        for lot in self.lots.get(investor, []):
+            if remaining <= 0:
+                kept.append(lot)
+                continue
+            take = min(lot.amount, remaining)
+            remaining -= take
+            if take < lot.amount:
+                kept.append(Lot(acquired_at=lot.acquired_at, amount=lot.amount - take))
+        self.lots[investor] = kept
+
+    def apply(self, changes: list[dict[str, Any]]) -> None:
+        """Apply changes recorded by another process (see ``change_*`` below)."""
+        for change in changes:
+            kind = change["kind"]
+            if kind == "reserve":
+                self.add_reservation(_reservation(change))
+            elif kind == "release":
+                self.remove_reservation(UUID(change["check_id"]))
+            elif kind == "settle":
+                self.settle(_reservation(change), datetime.fromisoformat(change["at"]))
+            elif kind == "holding":
+                self.replace_holding(
+                    UUID(change["investor_id"]), int(change["balance"]), datetime.fromisoformat(change["acquired_at"])
+                )
+            else:
+                raise ValueError(f"unknown ledger change {kind!r}")
+
     def remove_reservation(self, check_id: UUID) -> None:
         """Forget a reservation that expired or was cancelled (its transfer never happened)."""
         r = self.reservations.pop(check_id, None)
@@ -167,6 +233,11 @@ class TokenLedger:
         if r.to_investor is not None:
             self._reserved_in[r.to_investor] -= r.amount
             self._refresh(r.to_investor)
+
+    def recategorize(self, investor: UUID) -> None:
+        """Re-file an investor's contribution after their category may have changed."""
+        if investor in self._contrib:
+            self._refresh(investor)
 
     def _refresh(self, investor: UUID) -> None:
         """Recompute one investor's contribution to the per-category aggregates."""
@@ -184,3 +255,46 @@ class TokenLedger:
         self._contrib[investor] = _Contribution(category, holder, projected)
         self._holders_by_category[category] = self._holders_by_category.get(category, 0) + int(holder)
         self._balance_by_category[category] = self._balance_by_category.get(category, 0) + projected
+
+
+def _uuid(value: str | None) -> UUID | None:
+    return UUID(value) if value is not None else None
+
+
+def _reservation(change: dict[str, Any]) -> Reservation:
+    return Reservation(
+        UUID(change["check_id"]), _uuid(change["from"]), _uuid(change["to"]), int(change["amount"]),
+        datetime.fromisoformat(change["created_at"]), datetime.fromisoformat(change["expires_at"]),
+    )  # fmt: skip
+
+
+# -- the recorded form of each change (``ledger_changes.change``) ------------------------------
+
+
+def change_reserve(r: Reservation, kind: str = "reserve") -> dict[str, Any]:
+    return {
+        "kind": kind,
+        "check_id": str(r.check_id),
+        "from": str(r.from_investor) if r.from_investor else None,
+        "to": str(r.to_investor) if r.to_investor else None,
+        "amount": str(r.amount),
+        "created_at": r.created_at.isoformat(),
+        "expires_at": r.expires_at.isoformat(),
+    }
+
+
+def change_release(check_id: UUID) -> dict[str, Any]:
+    return {"kind": "release", "check_id": str(check_id)}
+
+
+def change_settle(r: Reservation, at: datetime) -> dict[str, Any]:
+    return change_reserve(r, "settle") | {"at": at.isoformat()}
+
+
+def change_holding(investor: UUID, balance: int, acquired_at: datetime) -> dict[str, Any]:
+    return {
+        "kind": "holding",
+        "investor_id": str(investor),
+        "balance": str(balance),
+        "acquired_at": acquired_at.isoformat(),
+    }

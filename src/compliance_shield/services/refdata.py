@@ -30,6 +30,7 @@ from compliance_shield.services.inputs import (
     WalletCreate,
     WalletPatch,
 )
+from compliance_shield.services.ledger import change_holding
 from compliance_shield.services.screening import ScreeningService
 from compliance_shield.services.snapshot import Snapshot
 
@@ -262,7 +263,8 @@ class ReferenceDataService:
             await self._require_investor(conn, investor_id)
             await ledger_queries.lock_tokens(conn, [token_id])
             row = await repo.put_holding(conn, token_id, investor_id, data.balance, acquired_at)
-            await ledger_queries.bump_versions(conn, [token_id])
+            change = change_holding(investor_id, data.balance, acquired_at)
+            await ledger_queries.bump_versions(conn, [token_id], {token_id: [change]})
             await self._audit(
                 conn, actor, "holding.synced", "holding", f"{token_id}:{investor_id}",
                 {"balance": str(data.balance), "acquired_at": acquired_at.isoformat()},

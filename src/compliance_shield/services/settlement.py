@@ -20,6 +20,7 @@ from compliance_shield.db import refdata as refdata_repo
 from compliance_shield.db import reservations as repo
 from compliance_shield.errors import Conflict, NotFound, ValidationFailed
 from compliance_shield.services.events import outbox_row
+from compliance_shield.services.ledger import Reservation, change_release, change_settle
 
 log = structlog.get_logger(__name__)
 
@@ -59,7 +60,8 @@ class SettlementService:
                 raise Conflict("the sender's recorded balance is lower than the approved amount")
             await repo.close(conn, check_id, "settled", now)
             await repo.mark_check(conn, check_id, "settled", now, tx_hash.lower())
-            await ledger_queries.bump_versions(conn, [check["token_id"]])
+            change = change_settle(_reservation(reservation), now)
+            await ledger_queries.bump_versions(conn, [check["token_id"]], {check["token_id"]: [change]})
             await self._record(conn, check, "transfer_check.settled", actor, now, {"tx_hash": tx_hash.lower()})
             updated = await checks_repo.get_check(conn, check_id)
         assert updated is not None
@@ -72,7 +74,8 @@ class SettlementService:
             check, _ = await self._closable(conn, check_id, now)
             await repo.close(conn, check_id, "cancelled", now)
             await repo.mark_check(conn, check_id, "cancelled", now)
-            await ledger_queries.bump_versions(conn, [check["token_id"]])
+            change = change_release(check_id)
+            await ledger_queries.bump_versions(conn, [check["token_id"]], {check["token_id"]: [change]})
             await self._record(conn, check, "transfer_check.cancelled", actor, now, {"reason": reason})
             updated = await checks_repo.get_check(conn, check_id)
         assert updated is not None
@@ -89,7 +92,10 @@ class SettlementService:
             rows = await repo.expire_due(conn, token_ids, now)
             for r in rows:
                 await repo.mark_check(conn, r["check_id"], "expired", now)
-            await ledger_queries.bump_versions(conn, token_ids)
+            released: dict[UUID, list[dict[str, Any]]] = {token: [] for token in token_ids}
+            for r in rows:
+                released[r["token_id"]].append(change_release(r["check_id"]))
+            await ledger_queries.bump_versions(conn, token_ids, released)
             await audit.append(
                 conn,
                 [audit.AuditEntry(now, "system", "transfer_check.expired", "transfer_check", str(r["check_id"]), {})
@@ -106,3 +112,10 @@ class SettlementService:
         await checks_repo.insert_outbox(
             conn, [outbox_row(action, str(check["token_id"]), {"check_id": str(check["id"]), **payload}, now)]
         )
+
+
+def _reservation(row: dict[str, Any]) -> Reservation:
+    return Reservation(
+        row["check_id"], row["from_investor_id"], row["to_investor_id"], int(row["amount"]),
+        row["created_at"], row["expires_at"],
+    )  # fmt: skip

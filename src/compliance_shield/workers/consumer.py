@@ -244,7 +244,7 @@ class TransferRequestConsumer:
         failed = [r for r in results if isinstance(r, BaseException)]
         if failed:
             raise Retry(f"{len(failed)} of {len(results)} sends were not acknowledged: {failed[0]!r}")
-        offsets = {tp: records[-1].offset + 1 for tp, records in polled.items() if records}
+        offsets = {tp: batch[-1].offset + 1 for tp, batch in polled.items() if batch}
         try:
             await consumer.commit(offsets)
         except KafkaError as exc:  # e.g. a rebalance took the partitions: the new owner redoes them

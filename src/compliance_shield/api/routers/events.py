@@ -73,8 +73,14 @@ async def list_events(
     return {"items": page.items, "next_cursor": page.cursor.encode()}
 
 
+StreamCursor = Annotated[
+    str | None,
+    Query(max_length=4096, description="resume after this cursor (an `id:` or `next_cursor`); absent → from now"),
+]
+
+
 def _stream_start(
-    after: Cursor = None,
+    after: StreamCursor = None,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=4096)] = None,
 ) -> FeedCursor | None:
     """Validated before the response starts, so a bad cursor is a 422 and not a broken stream."""
