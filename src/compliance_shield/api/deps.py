@@ -13,7 +13,8 @@ from compliance_shield.bootstrap import Container
 from compliance_shield.errors import ValidationFailed
 
 
-def container(request: Request) -> Container:
+async def container(request: Request) -> Container:
+    """The container built by the lifespan (async: a sync dependency would cost a thread hop)."""
     built: Container = request.app.state.container
     return built
 
