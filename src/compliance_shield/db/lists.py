@@ -20,6 +20,21 @@ async def lock_source(conn: Conn, source: str) -> None:
     await conn.execute("SELECT pg_advisory_xact_lock(hashtext('cs-lists:' || $1))", source)
 
 
+#: the advisory lock that orders list-version changes against stored screening results
+_VERSIONS_LOCK = "cs-lists:versions"
+
+
+async def lock_versions(conn: Conn, *, shared: bool) -> None:
+    """Transaction-scoped lock on "which versions are active".
+
+    An import takes it exclusively before it changes the active versions; a screening write takes
+    it shared and then checks that the versions it screened against are still the active ones, so
+    a result computed against superseded lists can never overwrite a newer one.
+    """
+    function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+    await conn.execute(f"SELECT {function}(hashtext($1))", _VERSIONS_LOCK)
+
+
 async def active_version(conn: Conn, source: str) -> asyncpg.Record | None:
     return await conn.fetchrow(
         f"SELECT {VERSION_COLUMNS} FROM sanctions_list_versions WHERE source = $1 AND status = 'active'",  # noqa: S608

@@ -117,6 +117,7 @@ class ListService:
             label = version_label(parsed.source, parsed.published_on, now.date(), digest)
             if await conn.fetchval("SELECT 1 FROM sanctions_list_versions WHERE label = $1", label):
                 label = f"{label}.{now.strftime('%H%M%S')}"  # the same content imported again after another
+            await repo.lock_versions(conn, shared=False)
             previous = await repo.supersede(conn, parsed.source)
             row = await repo.insert_version(
                 conn, source=parsed.source, label=label, list_format=parsed.format, published_on=parsed.published_on,

@@ -176,6 +176,8 @@ class ScreeningService:
     async def screen_row(self, conn: Conn, row: dict[str, Any]) -> dict[str, Any]:
         """Screen an investor row inside the caller's transaction and store the result on it."""
         NAME_SCREENINGS.labels("investor").inc()
+        if not await self._index_is_current(conn):
+            await self.reload_index()
         dismissed = (await repo.dismissed_entries(conn, [row["id"]])).get(row["id"], set())
         status, hits, versions = self._result(row, dismissed)
         now = datetime.now(UTC)
@@ -187,25 +189,37 @@ class ScreeningService:
             "screened_at": now,
         }
 
+    async def _index_is_current(self, conn: Conn) -> bool:
+        """Inside a transaction: lock the active versions (shared) and compare them with the index."""
+        await lists_repo.lock_versions(conn, shared=True)
+        active = sorted(r["label"] for r in await lists_repo.active_versions(conn))
+        return tuple(active) == self.index.versions
+
     async def rescreen_due(self, batch: int = SWEEP_BATCH) -> int:
-        """Screen every investor pending or screened against other versions; return how many."""
-        async with self._pool.acquire() as conn:
-            active = sorted(r["label"] for r in await lists_repo.active_versions(conn))
-        if tuple(active) != self.index.versions:
-            await self.reload_index()
+        """Screen every investor pending or screened against other versions; return how many.
+
+        Each batch is stored only if the index still matches the active versions (checked under
+        the versions lock): a sweep racing an import never overwrites a newer result.
+        """
         total = 0
         while True:
             async with self._pool.acquire() as conn, conn.transaction():
-                rows = await repo.due_for_screening(conn, self.index.versions, batch)
-                if not rows:
-                    return total
-                dismissed = await repo.dismissed_entries(conn, [r["id"] for r in rows])
-                now = datetime.now(UTC)
-
-                # CPU-bound: off the event loop, so checks keep flowing while a list change sweeps
-                results = await asyncio.to_thread(self._screen_batch, rows, dismissed, now)
-                NAME_SCREENINGS.labels("rescreen").inc(len(rows))
-                await repo.save_results(conn, results)
+                if not await self._index_is_current(conn):
+                    stale = True
+                else:
+                    stale = False
+                    rows = await repo.due_for_screening(conn, self.index.versions, batch)
+                    if not rows:
+                        return total
+                    dismissed = await repo.dismissed_entries(conn, [r["id"] for r in rows])
+                    now = datetime.now(UTC)
+                    # CPU-bound: off the event loop, so checks keep flowing while a list change sweeps
+                    results = await asyncio.to_thread(self._screen_batch, rows, dismissed, now)
+                    NAME_SCREENINGS.labels("rescreen").inc(len(rows))
+                    await repo.save_results(conn, results)
+            if stale:
+                await self.reload_index()
+                continue
             total += len(rows)
 
     # -- investors' results and dismissals ----------------------------------------------------
