@@ -12,6 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from compliance_shield.domain.addresses import checksum, is_evm_address
 from compliance_shield.domain.facts import TradingWindow, TravelRuleData
 from compliance_shield.domain.values import BlockchainType, Outcome, RuleResult, TransferType
+from compliance_shield.services.decide import request_hash
+from compliance_shield.services.gather import CheckRequest
 from compliance_shield.services.inputs import BaseUnits, EvmAddress
 
 
@@ -41,6 +43,26 @@ class TransferCheckIn(BaseModel):
     reference: str | None = Field(default=None, max_length=200)
     travel_rule: TravelRuleData | None = None
     metadata: dict[str, Any] | None = Field(default=None, max_length=50)
+
+    def to_check_request(
+        self, principal: str, idempotency_key: str | None, *, exclude: set[str] | None = None
+    ) -> CheckRequest:
+        """The use case's request; the echo (stored and hashed) leaves out ``exclude`` fields."""
+        echo = self.model_dump(mode="json", exclude_none=True, exclude=exclude)
+        return CheckRequest(
+            token_id=self.token_id,
+            from_address=self.from_address,
+            to_address=self.to_address,
+            amount=self.amount,
+            blockchain_type=self.blockchain_type,
+            transfer_type=self.transfer_type,
+            principal=principal,
+            request_hash=request_hash(echo),
+            echo=echo,
+            reference=self.reference,
+            travel_rule=self.travel_rule,
+            idempotency_key=idempotency_key,
+        )
 
     @model_validator(mode="after")
     def _sane(self) -> TransferCheckIn:

@@ -35,7 +35,7 @@ from compliance_shield.api.schemas import CheckOut, TransferCheckIn, check_out
 from compliance_shield.bootstrap import build_container
 from compliance_shield.errors import ComplianceShieldError, IdempotencyKeyReused, ServiceUnavailable
 from compliance_shield.observability.metrics import CONSUMER_MESSAGES, CONSUMER_RETRIES
-from compliance_shield.services.decide import DecisionService, request_hash
+from compliance_shield.services.decide import DecisionService
 from compliance_shield.services.gather import CheckRequest
 from compliance_shield.settings import Settings
 from compliance_shield.workers.kafka import (
@@ -79,21 +79,7 @@ def principal_of(client_id: str) -> str:
 
 
 def to_request(message: TransferRequestMessage) -> CheckRequest:
-    echo = message.model_dump(mode="json", exclude_none=True, exclude=_ENVELOPE_FIELDS)
-    return CheckRequest(
-        token_id=message.token_id,
-        from_address=message.from_address,
-        to_address=message.to_address,
-        amount=message.amount,
-        blockchain_type=message.blockchain_type,
-        transfer_type=message.transfer_type,
-        principal=principal_of(message.client_id),
-        request_hash=request_hash(echo),
-        echo=echo,
-        reference=message.reference,
-        travel_rule=message.travel_rule,
-        idempotency_key=message.request_id,
-    )
+    return message.to_check_request(principal_of(message.client_id), message.request_id, exclude=_ENVELOPE_FIELDS)
 
 
 def _field(loc: tuple[Any, ...]) -> str:

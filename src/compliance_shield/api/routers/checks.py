@@ -25,8 +25,6 @@ from compliance_shield.db import chain as chain_repo
 from compliance_shield.db import checks as checks_repo
 from compliance_shield.domain.values import Outcome
 from compliance_shield.errors import ComplianceShieldError, NotFound, ServiceUnavailable, ValidationFailed
-from compliance_shield.services.decide import request_hash
-from compliance_shield.services.gather import CheckRequest
 from compliance_shield.services.inputs import EvmAddress
 
 router = APIRouter(prefix="/v1/compliance", tags=["transfer checks"])
@@ -40,24 +38,6 @@ IdempotencyKey = Annotated[
         description="repeat a request with the same key to get the same decision (one record)",
     ),
 ]
-
-
-def to_request(body: TransferCheckIn, principal: Principal, key: str | None) -> CheckRequest:
-    echo = body.model_dump(mode="json", exclude_none=True)
-    return CheckRequest(
-        token_id=body.token_id,
-        from_address=body.from_address,
-        to_address=body.to_address,
-        amount=body.amount,
-        blockchain_type=body.blockchain_type,
-        transfer_type=body.transfer_type,
-        principal=principal.sub,
-        request_hash=request_hash(echo),
-        echo=echo,
-        reference=body.reference,
-        travel_rule=body.travel_rule,
-        idempotency_key=key,
-    )
 
 
 @router.post(
@@ -78,7 +58,7 @@ async def transfer_check(
     An approval reserves its effect (holder slot, balance, limits) until settled, cancelled or
     ``expires_at``.
     """
-    row = await c.decisions.check(to_request(body, principal, idempotency_key))
+    row = await c.decisions.check(body.to_check_request(principal.sub, idempotency_key))
     return check_out(row)
 
 
@@ -99,8 +79,7 @@ async def transfer_check_batch(
     decided in order, so earlier approvals count against later items' limits.
     """
     requests = [
-        to_request(TransferCheckIn.model_validate(item.model_dump(exclude={"idempotency_key"})), principal,
-                   item.idempotency_key)
+        item.to_check_request(principal.sub, item.idempotency_key, exclude={"idempotency_key"})
         for item in body.transfers
     ]  # fmt: skip
     answers = await c.decisions.check_many(requests)

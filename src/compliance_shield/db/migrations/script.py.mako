@@ -10,19 +10,12 @@ so ``%`` and ``:name`` inside PL/pgSQL bodies are not mistaken for bind paramete
 
 from __future__ import annotations
 
-from alembic import context, op
+from compliance_shield.db.migration_sql import run_sql as _sql
 
 revision: str = ${repr(up_revision)}
 down_revision: str | None = ${repr(down_revision)}
 branch_labels: str | tuple[str, ...] | None = ${repr(branch_labels)}
 depends_on: str | tuple[str, ...] | None = ${repr(depends_on)}
-
-
-def _sql(statements: str) -> None:
-    if context.is_offline_mode():
-        op.execute(statements)
-    else:
-        op.get_bind().exec_driver_sql(statements, execution_options={"no_parameters": True})
 
 
 def upgrade() -> None:

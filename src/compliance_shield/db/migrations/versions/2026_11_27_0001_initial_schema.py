@@ -25,19 +25,12 @@ built beside it, the rows are moved into it and it is then attached — plain
 
 from __future__ import annotations
 
-from alembic import context, op
+from compliance_shield.db.migration_sql import run_sql as _sql
 
 revision: str = "0001"
 down_revision: str | None = None
 branch_labels: str | tuple[str, ...] | None = None
 depends_on: str | tuple[str, ...] | None = None
-
-
-def _sql(statements: str) -> None:
-    if context.is_offline_mode():
-        op.execute(statements)
-    else:
-        op.get_bind().exec_driver_sql(statements, execution_options={"no_parameters": True})
 
 
 _EVM_NORMALIZED = "CHECK ({col} !~* '^0x' OR {col} ~ '^0x[0-9a-f]{{40}}$')"

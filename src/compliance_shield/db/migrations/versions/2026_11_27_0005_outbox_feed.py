@@ -16,19 +16,12 @@ commit, so listeners (the ``/v1/stream`` feed, the relay) wake only for committe
 
 from __future__ import annotations
 
-from alembic import context, op
+from compliance_shield.db.migration_sql import run_sql as _sql
 
 revision: str = "0005"
 down_revision: str | None = "0004"
 branch_labels: str | tuple[str, ...] | None = None
 depends_on: str | tuple[str, ...] | None = None
-
-
-def _sql(statements: str) -> None:
-    if context.is_offline_mode():
-        op.execute(statements)
-    else:
-        op.get_bind().exec_driver_sql(statements, execution_options={"no_parameters": True})
 
 
 def upgrade() -> None:
