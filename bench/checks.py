@@ -1,4 +1,4 @@
-"""HTTP load benchmark of ``POST /v1/compliance/transfer-check``.
+"""HTTP load benchmark of ``POST /v1/compliance/transfer-check``, against the machine's ceiling.
 
 By default it runs the service the way users do, on a throw-away data folder:
 
@@ -10,50 +10,66 @@ By default it runs the service the way users do, on a throw-away data folder:
    small secondary transfers between compliant holders of the demo tokens (approved until a
    sender reaches its velocity limit), transfers to unbound addresses and above the sender's
    balance (rejected), and repeats carrying an ``Idempotency-Key`` already answered;
-4. it drives the server from this process (httpx, HTTP/1.1 keep-alive connections) and prints
-   throughput, latency percentiles, errors and the outcome mix;
+4. it drives the server from this process (``--concurrency`` HTTP/1.1 keep-alive connections,
+   one request in flight on each) and prints throughput, latency percentiles, CPU used by each
+   process, errors and the outcome mix;
 5. it checks that every distinct decision answered is stored (read directly from the database),
-   that every repeat got its original decision back, and that nothing answered 5xx.
+   that every repeat got its original decision back, and that nothing answered 5xx;
+6. unless ``--no-baseline``: with the service stopped, it serves ``bench.baseline`` (a FastAPI
+   endpoint answering a fixed object) the same way — uvicorn, same workers and host, no access
+   log — drives it with the same connections, bodies and duration, and prints the service's
+   throughput as a share of that ceiling.
 
 With ``--url`` and ``--token`` it targets a running server seeded with the demo data set
-instead, and skips the database check. Exit status: 0 when every check passed, 1 when one
-failed, 2 when the bench could not run.
+instead, and skips the database check (the baseline still runs on this machine). Exit status:
+0 when every check passed, 1 when one failed, 2 when the bench could not run.
 
     python -m bench.checks [--seconds 20 | --requests N] [--concurrency 64] [--workers 1]
-                           [--investors 1000] [--url U --token T] [--json]
+                           [--investors 1000] [--url U --token T] [--no-baseline] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import atexit
 import json
-import math
-import os
 import random
-import secrets
-import shutil
 import signal
-import socket
-import subprocess
 import sys
-import tempfile
-import time
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from contextlib import AbstractContextManager, AsyncExitStack, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
+from typing import Any, Generic, NamedTuple, TypeVar
 
-import asyncpg
 import httpx
 import orjson
 from rich.console import Console
 from rich.table import Table
+
+from bench._harness import (
+    BenchError,
+    Connection,
+    LocalService,
+    Service,
+    Tally,
+    client,
+    connections,
+    count_stored,
+    cpu_cores,
+    cpu_ms_each,
+    cpu_now,
+    describe_metrics,
+    err,
+    latency_ms,
+    run_load,
+    runner,
+    server_metrics,
+    timed_post,
+)
+from bench.baseline import BaselineServer, measure_baseline
 
 CHECK_PATH = "/v1/compliance/transfer-check"
 #: demo tokens traded by ordinary transfers: share of those transfers, largest amount in whole units
@@ -68,159 +84,6 @@ MIX: dict[str, float] = {"ordinary": 0.75, "unbound": 0.08, "over_balance": 0.07
 #: the reason each deliberately non-compliant kind must be rejected with
 EXPECTED_REJECTION = {"unbound": "WALLET_NOT_BOUND", "over_balance": "INSUFFICIENT_BALANCE"}
 PLANS = 8192
-
-err = Console(stderr=True)
-
-
-class BenchError(Exception):
-    """The bench could not run (setup failed); not a finding about the service."""
-
-
-@dataclass
-class Service:
-    """Where the load goes; the process and database ids are known only when we started it."""
-
-    base_url: str
-    token: str
-    workers: int | None = None
-    database_url: str | None = None
-    server_pid: int | None = None
-    postgres_pid: int | None = None
-
-
-# -- running the service as users do ---------------------------------------------------------
-
-
-def _cli() -> str:
-    beside = Path(sys.executable).with_name("compliance-shield")
-    found = str(beside) if beside.exists() else shutil.which("compliance-shield")
-    if found is None:
-        raise BenchError("the compliance-shield command is not installed (pip install -e .)")
-    return found
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _tail(path: Path, lines: int = 40) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
-
-class LocalService(AbstractContextManager[Service]):
-    """Seed, start and finally stop ``compliance-shield serve`` on a temporary ``DATA_DIR``."""
-
-    def __init__(self, workers: int, investors: int) -> None:
-        self.workers = workers
-        self.investors = investors
-        self.root = Path(tempfile.mkdtemp(prefix="cs-bench-"))  # short: PostgreSQL's socket lives in it
-        self.data_dir = self.root / "data"
-        self.log = self.root / "serve.log"
-        self.process: subprocess.Popen[bytes] | None = None
-        self.pg: Any = None
-
-    def __enter__(self) -> Service:
-        try:
-            return self._start()
-        except BaseException:
-            self._stop()
-            raise
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop()
-
-    def _env(self, port: int, secret: str) -> dict[str, str]:
-        if not os.environ.get("XDG_RUNTIME_DIR"):
-            # pgserver keeps its lock there and warns without it; removed after pgserver's own exit hook
-            runtime = tempfile.mkdtemp(prefix="cs-bench-xdg-")  # mode 0700
-            atexit.register(shutil.rmtree, runtime, True)
-            os.environ["XDG_RUNTIME_DIR"] = runtime
-        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "WORKERS", "HOST")}
-        env |= {"DATA_DIR": str(self.data_dir), "PORT": str(port), "JWT_SECRET": secret, "LOG_LEVEL": "WARNING"}
-        return env
-
-    def _run(self, env: dict[str, str], *args: str) -> str:
-        done = subprocess.run(
-            [_cli(), *args], env=env | {"COLUMNS": "250"}, capture_output=True, timeout=900, check=False
-        )
-        if done.returncode != 0:
-            raise BenchError(f"compliance-shield {' '.join(args)} failed ({done.returncode}):\n{done.stderr.decode()}")
-        return done.stdout.decode()
-
-    def _start(self) -> Service:
-        port = _free_port()
-        env = self._env(port, secrets.token_urlsafe(36))  # 48 characters
-        self.data_dir.mkdir()
-        err.print(f"seeding {self.investors} investors into {self.data_dir} ...")
-        out = self._run(env, "seed", "--investors", str(self.investors))
-        seeded = json.loads(out[out.index("{") :])
-        tokens = ", ".join(seeded["tokens"])
-        err.print(f"seeded {seeded['investors']} investors, {seeded['holdings']} holdings of {tokens}")
-        import pgserver  # only now: it reads XDG_RUNTIME_DIR on import
-
-        self.pg = pgserver.get_server(  # type: ignore[attr-defined]
-            str(self.data_dir / "postgres"), cleanup_mode=None
-        )
-        token = self._run(env, "token", "--sub", "bench", "--roles", "admin,checker", "--ttl", "86400").strip()
-        err.print(f"starting compliance-shield serve --workers {self.workers} on port {port} ...")
-        with self.log.open("wb") as log:
-            self.process = subprocess.Popen(
-                [_cli(), "serve", "--workers", str(self.workers)],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # Ctrl-C reaches the bench, which stops the server itself
-            )
-        base = f"http://127.0.0.1:{port}"
-        self._wait_ready(base)
-        return Service(
-            base_url=base,
-            token=token,
-            workers=self.workers,
-            database_url=str(self.pg.get_uri()),
-            server_pid=self.process.pid,
-            postgres_pid=self.pg.get_pid(),
-        )
-
-    def _wait_ready(self, base: str, timeout: float = 120) -> None:
-        assert self.process is not None
-        deadline = time.monotonic() + timeout
-        with httpx.Client(base_url=base, timeout=2, trust_env=False) as client:
-            while time.monotonic() < deadline:
-                if self.process.poll() is not None:
-                    raise BenchError(f"the server exited ({self.process.returncode}):\n{_tail(self.log)}")
-                try:
-                    if client.get("/ready").status_code == 200:
-                        return
-                except httpx.TransportError:
-                    pass
-                time.sleep(0.2)
-        raise BenchError(f"the server was not ready within {timeout:.0f} s:\n{_tail(self.log)}")
-
-    def _stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                err.print("[yellow]the server ignored SIGTERM for 30 s: killing it[/yellow]")
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(10)
-        if self.pg is not None:
-            import pgserver
-
-            try:
-                pgserver.pg_ctl(  # type: ignore[attr-defined]
-                    ["-w", "-m", "fast", "stop"], pgdata=self.pg.pgdata, user=self.pg.system_user, timeout=60
-                )
-            except (subprocess.SubprocessError, OSError) as exc:
-                err.print(f"[yellow]could not stop PostgreSQL in {self.pg.pgdata}: {exc}[/yellow]")
-        shutil.rmtree(self.root, ignore_errors=True)
 
 
 # -- the data set, read through the API ------------------------------------------------------
@@ -242,12 +105,12 @@ class TradedToken:
     holders: list[Holder]
 
 
-async def _pages(client: httpx.AsyncClient, path: str, **params: str) -> list[dict[str, Any]]:
+async def _pages(http: httpx.AsyncClient, path: str, **params: str) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     cursor: str | None = None
     while True:
         query = params | {"limit": "500"} | ({"cursor": cursor} if cursor else {})
-        response = await client.get(path, params=query)
+        response = await http.get(path, params=query)
         if response.status_code != 200:
             raise BenchError(f"GET {path} answered {response.status_code}: {response.text[:300]}")
         page = response.json()
@@ -273,17 +136,17 @@ def _compliant(investor: dict[str, Any], token_id: str, now: datetime) -> bool:
     )
 
 
-async def load_tokens(client: httpx.AsyncClient) -> list[TradedToken]:
+async def load_tokens(http: httpx.AsyncClient) -> list[TradedToken]:
     """The traded demo tokens with their compliant holders (each with an active bound wallet)."""
     now = datetime.now(UTC)
-    tokens = {t["symbol"]: t for t in await _pages(client, "/v1/tokens") if t["symbol"] in TRADED}
+    tokens = {t["symbol"]: t for t in await _pages(http, "/v1/tokens") if t["symbol"] in TRADED}
     if not tokens:
         raise BenchError(f"none of the demo tokens {', '.join(TRADED)} exists: run `compliance-shield seed` first")
-    investors = {i["id"]: i for i in await _pages(client, "/v1/investors")}
+    investors = {i["id"]: i for i in await _pages(http, "/v1/investors")}
     eligible = {
         symbol: [
             h
-            for h in await _pages(client, f"/v1/tokens/{token['id']}/holdings")
+            for h in await _pages(http, f"/v1/tokens/{token['id']}/holdings")
             if int(h["balance"]) > 0 and _compliant(investors[h["investor_id"]], token["id"], now)
         ]
         for symbol, token in tokens.items()
@@ -292,7 +155,7 @@ async def load_tokens(client: httpx.AsyncClient) -> list[TradedToken]:
 
     async def wallet_of(investor_id: str) -> tuple[str, str | None]:
         async with limit:
-            response = await client.get("/v1/wallets", params={"investor_id": investor_id})
+            response = await http.get("/v1/wallets", params={"investor_id": investor_id})
         if response.status_code != 200:
             raise BenchError(f"GET /v1/wallets answered {response.status_code}: {response.text[:300]}")
         active = [w["address"] for w in response.json()["items"] if w["status"] == "active"]
@@ -373,27 +236,24 @@ def build_plans(tokens: list[TradedToken], rng: random.Random, count: int = PLAN
 
 
 @dataclass
-class Tally:
-    latencies: list[float] = field(default_factory=list)
-    statuses: Counter[int] = field(default_factory=Counter)
-    transport_errors: Counter[str] = field(default_factory=Counter)
+class CheckTally(Tally):
     outcomes: Counter[str] = field(default_factory=Counter)
     by_kind: Counter[tuple[str, str]] = field(default_factory=Counter)
     unexpected: Counter[str] = field(default_factory=Counter)
-    error_samples: list[str] = field(default_factory=list)
     repeats: int = 0
     repeat_mismatches: int = 0
-    sent: int = 0
+
+
+class Pick(NamedTuple):
+    kind: str
+    key: str
+    body: bytes
+    #: the decision id a repeat must get back (None for a fresh request)
+    original: str | None
 
 
 class Driver:
-    """Sends the plans round-robin, one task per keep-alive connection.
-
-    Each task has a client of its own with one connection, reused for the whole run: httpcore's
-    pool examines every pooled connection (a ``poll()`` system call each) on every request, so one
-    client holding 64 connections cost ~2.5 ms of CPU per request here, against ~0.5 ms this way —
-    on a machine whose cores the server and PostgreSQL need too.
-    """
+    """Picks the plans round-robin and records what each decision says about the service."""
 
     def __init__(self, plans: list[Plan], rng: random.Random) -> None:
         self.plans = plans
@@ -404,200 +264,99 @@ class Driver:
         self.answered: list[tuple[str, bytes, str]] = []
         self.ids: set[str] = set()
 
-    def _pick(self) -> tuple[str, str, bytes, str | None]:
+    def pick(self) -> Pick:
         plan = self.plans[self.next % len(self.plans)]
         self.next += 1
         if plan.body is None:
             if self.answered:
                 key, body, original = self.answered[self.rng.randrange(len(self.answered))]
-                return "repeat", key, body, original
+                return Pick("repeat", key, body, original)
             plan = next(p for p in self.plans if p.body is not None)
         assert plan.body is not None
-        return plan.kind, f"{self.prefix}-{self.next}", plan.body, None
+        return Pick(plan.kind, f"{self.prefix}-{self.next}", plan.body, None)
 
-    async def send(self, client: httpx.AsyncClient, tally: Tally) -> None:
-        kind, key, body, original = self._pick()
-        tally.sent += 1
-        started = time.perf_counter()
-        try:
-            response = await client.post(CHECK_PATH, content=body, headers={"Idempotency-Key": key})
-        except httpx.HTTPError as exc:
-            tally.transport_errors[type(exc).__name__] += 1
-            return
-        tally.latencies.append(time.perf_counter() - started)
-        tally.statuses[response.status_code] += 1
-        if response.status_code != 200:
-            if len(tally.error_samples) < 5:
-                tally.error_samples.append(f"{response.status_code} {response.text[:300]}")
-            return
-        decision = orjson.loads(response.content)
+    def record(self, tally: CheckTally, pick: Pick, decision: dict[str, Any]) -> None:
         check_id, status = decision["id"], decision["status"]
         self.ids.add(check_id)
-        if original is not None:
+        if pick.original is not None:
             tally.repeats += 1
-            tally.repeat_mismatches += check_id != original
+            tally.repeat_mismatches += check_id != pick.original
             return
         if len(self.answered) < 20_000:
-            self.answered.append((key, body, check_id))
+            self.answered.append((pick.key, pick.body, check_id))
         codes = [r["code"] for r in decision["reasons"]]
         tally.outcomes[status] += 1
-        tally.by_kind[(kind, status + (f" ({codes[0]})" if codes else ""))] += 1
-        expected = EXPECTED_REJECTION.get(kind)
+        tally.by_kind[(pick.kind, status + (f" ({codes[0]})" if codes else ""))] += 1
+        expected = EXPECTED_REJECTION.get(pick.kind)
         if expected is not None and (status != "REJECTED" or expected not in codes):
-            tally.unexpected[kind] += 1
+            tally.unexpected[pick.kind] += 1
 
-    async def run(
-        self, clients: list[httpx.AsyncClient], tally: Tally, *, seconds: float | None, requests: int | None
-    ) -> float:
-        """Send until ``seconds`` passed or ``requests`` were sent; return the elapsed time."""
-        started = time.perf_counter()
-        deadline = started + (seconds if seconds is not None else float("inf"))
-
-        async def loop(client: httpx.AsyncClient) -> None:
-            while time.perf_counter() < deadline and (requests is None or tally.sent < requests):
-                await self.send(client, tally)
-
-        await asyncio.gather(*(loop(c) for c in clients))
-        return time.perf_counter() - started
+    async def send(self, conn: Connection, tally: CheckTally) -> None:
+        pick = self.pick()
+        content = await timed_post(conn, CHECK_PATH, pick.body, {"Idempotency-Key": pick.key}, tally)
+        if content is not None:
+            self.record(tally, pick, orjson.loads(content))
 
 
-# -- CPU accounting (Linux /proc): where the two cores went -----------------------------------
+T = TypeVar("T", bound=CheckTally)
 
 
-def _tree_cpu(root: int | None) -> float | None:
-    """CPU seconds used by ``root`` and its descendants (reaped children included)."""
-    if root is None or not Path("/proc/self/stat").exists():
-        return None
-    stats: dict[int, tuple[int, float]] = {}
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            try:
-                fields = Path(entry.path, "stat").read_text().rsplit(")", 1)[1].split()
-            except (OSError, IndexError):
-                continue
-            stats[int(entry.name)] = (int(fields[1]), sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK"))
-    total, todo = 0.0, [root]
-    while todo:
-        pid = todo.pop()
-        total += stats.get(pid, (0, 0.0))[1]
-        todo.extend(child for child, (parent, _) in stats.items() if parent == pid)
-    return total
+@dataclass
+class Measured(Generic[T]):
+    """One run: the warm-up and measured tallies and what the service did meanwhile."""
+
+    tokens: list[TradedToken]
+    driver: Driver
+    warmup: T
+    tally: T
+    elapsed: float
+    cpu_cores: dict[str, float]
+    server_metrics: dict[str, float]
+    #: (rows added, answered ids found) when the database was read
+    stored: tuple[int, int] | None
 
 
-def _cpu_now(service: Service) -> dict[str, float | None]:
-    return {
-        "load generator": time.process_time(),
-        "server": _tree_cpu(service.server_pid),
-        "postgres": _tree_cpu(service.postgres_pid),
-    }
-
-
-# -- the run ---------------------------------------------------------------------------------
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """The ``q``-quantile (0..1) of ``values`` by the nearest-rank method (0 when empty)."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
-
-
-async def _stored(database_url: str, ids: set[str] | None = None) -> int:
-    conn = await asyncpg.connect(database_url, timeout=10)
-    try:
-        if ids is None:
-            return int(await conn.fetchval("SELECT count(*) FROM transfer_compliance_checks"))
-        return int(
-            await conn.fetchval(
-                "SELECT count(*) FROM transfer_compliance_checks WHERE id = ANY($1::uuid[])",
-                [uuid.UUID(i) for i in ids],
-            )
-        )
-    finally:
-        await conn.close()
-
-
-#: counters of the service read from ``/metrics`` after the run (cumulative since the server started)
-SERVER_METRICS = (
-    "compliance_commit_batch_size_sum",
-    "compliance_commit_batch_size_count",
-    "compliance_commit_failures_total",
-    "compliance_ledger_reloads_total",
-)
-
-
-async def _server_metrics(client: httpx.AsyncClient) -> dict[str, float]:
-    """The ``SERVER_METRICS`` of whichever server process answers (all of them with one worker)."""
-    response = await client.get("/metrics")
-    if response.status_code != 200:
-        return {}
-    values: dict[str, float] = {}
-    for line in response.text.splitlines():
-        name, _, value = line.partition(" ")
-        if name in SERVER_METRICS:
-            values[name] = float(value)
-    return values
-
-
-def _client(service: Service, connections: int) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        base_url=service.base_url,
-        headers={"Authorization": f"Bearer {service.token}", "Content-Type": "application/json"},
-        limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections, keepalive_expiry=300),
-        timeout=httpx.Timeout(60, connect=10),
-        trust_env=False,  # never through a proxy
-    )
-
-
-async def bench(service: Service, args: argparse.Namespace) -> dict[str, Any]:
+async def measure(
+    service: Service,
+    args: argparse.Namespace,
+    new_tally: Callable[[], T],
+    sender: Callable[[Driver], Callable[[Connection, T], Awaitable[None]]],
+    *,
+    warmup: int,
+    requests: int | None = None,
+) -> Measured[T]:
+    """Load the data set, warm up with ``warmup`` requests, measure, then count what was stored."""
     async with AsyncExitStack() as stack:
-        setup = await stack.enter_async_context(_client(service, 16))
+        setup = await stack.enter_async_context(client(service, 16))
         tokens = await load_tokens(setup)
         rng = random.Random(args.seed)
         driver = Driver(build_plans(tokens, rng), rng)
-        clients = [await stack.enter_async_context(_client(service, 1)) for _ in range(args.concurrency)]
-        stored_before = await _stored(service.database_url) if service.database_url else None
-        warmup = Tally()
-        err.print(f"warming up ({2 * args.concurrency} requests), then measuring ...")
-        await driver.run(clients, warmup, seconds=None, requests=2 * args.concurrency)
-        tally = Tally()
-        cpu_before = _cpu_now(service)
-        elapsed = await driver.run(clients, tally, seconds=args.seconds, requests=args.requests)
-        cpu_after = _cpu_now(service)
-        metrics = await _server_metrics(setup)
+        send = sender(driver)
+        conns = await stack.enter_async_context(connections(service, args.concurrency))
+        stored_before = await count_stored(service.database_url) if service.database_url else None
+        warm = new_tally()
+        err.print(f"warming up ({warmup} requests), then measuring ...")
+        await run_load(conns, send, warm, seconds=None, requests=warmup)
+        tally = new_tally()
+        before = cpu_now(service)
+        elapsed = await run_load(conns, send, tally, seconds=args.seconds, requests=requests)
+        cores = cpu_cores(before, cpu_now(service), elapsed)
+        metrics = await server_metrics(setup)
     stored = None
     if service.database_url and stored_before is not None:
-        added = await _stored(service.database_url) - stored_before
-        stored = (added, await _stored(service.database_url, driver.ids))
-    return summarize(service, args, tokens, (warmup, tally), driver, elapsed, stored) | {
-        "cpu_cores": {
-            name: round((after - before) / elapsed, 2)
-            for name, after in cpu_after.items()
-            if after is not None and (before := cpu_before[name]) is not None
-        },
-        "server_metrics": metrics,
-    }
+        added = await count_stored(service.database_url) - stored_before
+        stored = (added, await count_stored(service.database_url, driver.ids))
+    return Measured(tokens, driver, warm, tally, elapsed, cores, metrics, stored)
 
 
-def summarize(
-    service: Service,
-    args: argparse.Namespace,
-    tokens: list[TradedToken],
-    tallies: tuple[Tally, Tally],
-    driver: Driver,
-    elapsed: float,
-    stored: tuple[int, int] | None,
-) -> dict[str, Any]:
-    """The report; ``stored`` is (rows added, answered ids found) when the database was read."""
-    warmup, tally = tallies
-    errors = {str(s): n for s, n in sorted((warmup.statuses + tally.statuses).items()) if s != 200}
-    transport = dict(warmup.transport_errors + tally.transport_errors)
-    server_errors = sum(n for s, n in (warmup.statuses + tally.statuses).items() if s >= 500)
-    repeats = warmup.repeats + tally.repeats
-    mismatches = warmup.repeat_mismatches + tally.repeat_mismatches
-    unexpected = dict(warmup.unexpected + tally.unexpected)
-    distinct = len(driver.ids)
+# -- the report ------------------------------------------------------------------------------
+
+
+def correctness(run: Measured[Any], server_errors: int) -> list[dict[str, Any]]:
+    """The checks every run must pass, whatever the endpoint."""
+    transport = dict(run.warmup.transport_errors + run.tally.transport_errors)
+    mismatches = run.warmup.repeat_mismatches + run.tally.repeat_mismatches
+    unexpected = dict(run.warmup.unexpected + run.tally.unexpected)
     checks = [
         {"check": "no 5xx answers", "ok": server_errors == 0, "detail": f"{server_errors} answered 5xx"},
         {"check": "no transport errors", "ok": not transport, "detail": str(transport or "none")},
@@ -608,8 +367,9 @@ def summarize(
             "detail": str(unexpected or "all"),
         },
     ]
-    if stored is not None:
-        added, found = stored
+    if run.stored is not None:
+        added, found = run.stored
+        distinct = len(run.driver.ids)
         checks.append(
             {
                 "check": "stored decisions == distinct decisions answered",
@@ -617,74 +377,68 @@ def summarize(
                 "detail": f"{added} rows added, {distinct} distinct ids answered, {found} of them found",
             }
         )
-    latencies_ms = [x * 1000 for x in tally.latencies]
-    answered = sum(tally.statuses.values())
+    return checks
+
+
+def findings(run: Measured[Any]) -> dict[str, Any]:
+    """The parts of the report about decisions, shared by the single and batch benchmarks."""
+    return {
+        "tokens": {t.symbol: len(t.holders) for t in run.tokens},
+        "outcomes": dict(run.warmup.outcomes + run.tally.outcomes),
+        "by_kind": {f"{k} → {v}": n for (k, v), n in sorted((run.warmup.by_kind + run.tally.by_kind).items())},
+        "idempotent_repeats": run.warmup.repeats + run.tally.repeats,
+        "repeat_mismatches": run.warmup.repeat_mismatches + run.tally.repeat_mismatches,
+        "distinct_decisions": len(run.driver.ids),
+        "stored_decisions": None if run.stored is None else run.stored[0],
+        "db_check": "done" if run.stored is not None else "skipped (--url: no access to the server's database)",
+        "error_samples": run.warmup.error_samples + run.tally.error_samples,
+        "cpu_cores": run.cpu_cores,
+        "server_metrics": run.server_metrics,
+    }
+
+
+def summarize(service: Service, args: argparse.Namespace, run: Measured[CheckTally]) -> dict[str, Any]:
+    statuses = run.warmup.statuses + run.tally.statuses
+    checks = correctness(run, sum(n for s, n in statuses.items() if s >= 500))
+    answered = sum(run.tally.statuses.values())
+    rate = answered / run.elapsed if run.elapsed else 0.0
     return {
         "target": service.base_url,
         "workers": service.workers,
         "concurrency": args.concurrency,
-        "seconds": round(elapsed, 3),
-        "tokens": {t.symbol: len(t.holders) for t in tokens},
-        "warmup_requests": sum(warmup.statuses.values()),
+        "seconds": round(run.elapsed, 3),
+        "warmup_requests": sum(run.warmup.statuses.values()),
         "requests": answered,
-        "errors": errors,
-        "transport_errors": transport,
-        "throughput_rps": round(answered / elapsed, 1) if elapsed else 0.0,
-        "latency_ms": {
-            name: round(percentile(latencies_ms, q), 2)
-            for name, q in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("p99.9", 0.999), ("max", 1.0))
-        },
-        "outcomes": dict(warmup.outcomes + tally.outcomes),
-        "by_kind": {f"{k} → {v}": n for (k, v), n in sorted((warmup.by_kind + tally.by_kind).items())},
-        "idempotent_repeats": repeats,
-        "repeat_mismatches": mismatches,
-        "distinct_decisions": distinct,
-        "stored_decisions": None if stored is None else stored[0],
-        "db_check": "done" if stored is not None else "skipped (--url: no access to the server's database)",
-        "error_samples": warmup.error_samples + tally.error_samples,
+        "errors": {str(s): n for s, n in sorted(statuses.items()) if s != 200},
+        "transport_errors": dict(run.warmup.transport_errors + run.tally.transport_errors),
+        "throughput_rps": round(rate, 1),
+        "latency_ms": latency_ms(run.tally.latencies),
+        **findings(run),
+        "cpu_ms_per_request": cpu_ms_each(run.cpu_cores, rate),
         "checks": checks,
         "ok": all(c["ok"] for c in checks),
     }
 
 
-def _describe_metrics(metrics: dict[str, float], workers: int | None) -> str:
-    commits = metrics.get("compliance_commit_batch_size_count")
-    if not commits:
-        return "—"
-    batch = metrics["compliance_commit_batch_size_sum"] / commits
-    return (
-        f"{commits:,.0f} group commits, {batch:.1f} decisions each on average; "
-        f"{metrics.get('compliance_ledger_reloads_total', 0):,.0f} ledger reloads; "
-        f"{metrics.get('compliance_commit_failures_total', 0):,.0f} failed commits"
-        + ("" if workers == 1 else " (counters of the one server process that answered /metrics)")
+async def bench(service: Service, args: argparse.Namespace) -> tuple[dict[str, Any], list[bytes]]:
+    """The report, and the request bodies sent (the baseline is sent the same)."""
+    run = await measure(
+        service, args, CheckTally, lambda d: d.send, warmup=2 * args.concurrency, requests=args.requests
     )
+    return summarize(service, args, run), [p.body for p in run.driver.plans if p.body is not None]
 
 
-def render(report: dict[str, Any], console: Console) -> None:
-    lat = report["latency_ms"]
-    table = Table(title=f"POST {CHECK_PATH} → {report['target']}", title_justify="left", show_header=False)
+def render_table(title: str, rows: Sequence[tuple[str, str]], console: Console) -> None:
+    table = Table(title=title, title_justify="left", show_header=False)
     table.add_column(style="bold", no_wrap=True)
     table.add_column()
-    rows = [
-        ("server workers", str(report["workers"] or "?")),
-        ("connections", str(report["concurrency"])),
-        ("traded tokens", ", ".join(f"{s} ({n} holders)" for s, n in report["tokens"].items())),
-        ("duration", f"{report['seconds']:.1f} s (after {report['warmup_requests']} warm-up requests)"),
-        ("requests", f"{report['requests']:,}"),
-        ("errors", ", ".join(f"{s}: {n}" for s, n in report["errors"].items()) or "0"),
-        ("throughput", f"{report['throughput_rps']:,.1f} req/s"),
-        ("latency ms", "  ".join(f"{k} {v:.1f}" for k, v in lat.items())),
-        ("outcomes", ", ".join(f"{k} {v:,}" for k, v in sorted(report["outcomes"].items()))),
-        ("idempotent repeats", f"{report['idempotent_repeats']:,} ({report['repeat_mismatches']} mismatched)"),
-        ("distinct decisions", f"{report['distinct_decisions']:,}"),
-        ("stored decisions", "—" if report["stored_decisions"] is None else f"{report['stored_decisions']:,}"),
-        ("database check", report["db_check"]),
-        ("server counters", _describe_metrics(report["server_metrics"], report["workers"])),
-        ("CPU (cores busy)", ", ".join(f"{k} {v:.2f}" for k, v in report["cpu_cores"].items()) or "—"),
-    ]
     for name, value in rows:
         table.add_row(name, value)
     console.print(table)
+
+
+def render_findings(report: dict[str, Any], console: Console) -> None:
+    """The outcome mix, error samples and the checks, with their verdicts."""
     mix = Table("request kind → outcome (first reason)", "count", title="mix (warm-up included)", title_justify="left")
     for name, n in report["by_kind"].items():
         mix.add_row(name, f"{n:,}")
@@ -698,40 +452,98 @@ def render(report: dict[str, Any], console: Console) -> None:
         console.print(f"[yellow]not checked[/yellow]  stored decisions: {report['db_check']}")
 
 
+def _latencies(lat: dict[str, float]) -> str:
+    return "  ".join(f"{k} {v:.1f}" for k, v in lat.items())
+
+
+def _cores(cores: dict[str, float]) -> str:
+    return ", ".join(f"{k} {v:.2f}" for k, v in cores.items()) or "—"
+
+
+def _ms(each: dict[str, float]) -> str:
+    return ", ".join(f"{k} {v:.3f}" for k, v in each.items()) or "—"
+
+
+def render(report: dict[str, Any], console: Console) -> None:
+    rows = [
+        ("server workers", str(report["workers"] or "?")),
+        ("connections", str(report["concurrency"])),
+        ("traded tokens", ", ".join(f"{s} ({n} holders)" for s, n in report["tokens"].items())),
+        ("duration", f"{report['seconds']:.1f} s (after {report['warmup_requests']} warm-up requests)"),
+        ("requests", f"{report['requests']:,}"),
+        ("errors", ", ".join(f"{s}: {n}" for s, n in report["errors"].items()) or "0"),
+        ("throughput", f"{report['throughput_rps']:,.1f} req/s"),
+        ("latency ms", _latencies(report["latency_ms"])),
+        ("outcomes", ", ".join(f"{k} {v:,}" for k, v in sorted(report["outcomes"].items()))),
+        ("idempotent repeats", f"{report['idempotent_repeats']:,} ({report['repeat_mismatches']} mismatched)"),
+        ("distinct decisions", f"{report['distinct_decisions']:,}"),
+        ("stored decisions", "—" if report["stored_decisions"] is None else f"{report['stored_decisions']:,}"),
+        ("database check", report["db_check"]),
+        ("server counters", describe_metrics(report["server_metrics"], report["workers"])),
+        ("CPU (cores busy)", _cores(report["cpu_cores"])),
+        ("CPU ms per request", _ms(report["cpu_ms_per_request"])),
+    ]
+    render_table(f"POST {CHECK_PATH} → {report['target']}", rows, console)
+    base = report.get("baseline")
+    if base is not None:
+        ratio = report["ratio_to_baseline"]
+        render_table(
+            f"baseline: POST {base['target']} (fixed answer, same server setup and load)",
+            [
+                ("requests", f"{base['requests']:,} in {base['seconds']:.1f} s"),
+                ("errors", ", ".join(f"{s}: {n}" for s, n in base["errors"].items()) or "0"),
+                ("throughput", f"{base['throughput_rps']:,.1f} req/s"),
+                ("latency ms", _latencies(base["latency_ms"])),
+                ("CPU (cores busy)", _cores(base["cpu_cores"])),
+                ("CPU ms per request", _ms(base["cpu_ms_per_request"])),
+                ("service / baseline", "—" if ratio is None else f"{ratio:.3f} of the baseline's throughput"),
+            ],
+            console,
+        )
+    render_findings(report, console)
+
+
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.checks", description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=20.0, help="measuring time (default 20)")
     parser.add_argument("--requests", type=int, help="stop after this many measured requests instead")
     parser.add_argument("--concurrency", type=int, default=64, help="keep-alive connections (default 64)")
+    add_service_arguments(parser)
+    parser.add_argument("--no-baseline", action="store_true", help="skip measuring the trivial baseline app")
+    args = parser.parse_args(argv)
+    if args.requests is not None:
+        args.seconds = None
+    check_arguments(parser, args, ("concurrency", "workers", "investors", "requests", "seconds"))
+    return args
+
+
+def add_service_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=1, help="server processes to start (default 1)")
     parser.add_argument("--investors", type=int, default=1000, help="investors to seed (default 1000)")
     parser.add_argument("--url", help="target a running, demo-seeded server instead of starting one")
     parser.add_argument("--token", help="bearer token with roles admin,checker (with --url)")
     parser.add_argument("--seed", type=int, default=1, help="random seed of the request mix")
     parser.add_argument("--json", action="store_true", help="also print the summary as one JSON line (last)")
-    args = parser.parse_args(argv)
+
+
+def check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace, positive: Sequence[str]) -> None:
     if (args.url is None) != (args.token is None):
         parser.error("--url and --token go together")
-    if args.requests is not None:
-        args.seconds = None
-    for name in ("concurrency", "workers", "investors", "requests", "seconds"):
+    for name in positive:
         value = getattr(args, name)
         if value is not None and value <= 0:
-            parser.error(f"--{name} must be positive")
-    return args
+            parser.error(f"--{name.replace('_', '-')} must be positive")
 
 
-def _runner() -> asyncio.Runner:
-    try:
-        import uvloop  # the load generator competes for the same cores: keep its overhead low
-    except ImportError:
-        return asyncio.Runner()
-    return asyncio.Runner(loop_factory=uvloop.new_event_loop)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = _parse(argv)
-    # stopped like Ctrl-C: the server and PostgreSQL we started are stopped on the way out
+def run_main(
+    args: argparse.Namespace,
+    run_bench: Callable[[Service, argparse.Namespace], Coroutine[Any, Any, tuple[dict[str, Any], list[bytes]]]],
+    render_report: Callable[[dict[str, Any], Console], None],
+    *,
+    baseline: bool,
+) -> int:
+    """Start (or reach) the service, run the bench, then the baseline; print; the exit status."""
+    # stopped like Ctrl-C: the servers and the database we started are stopped on the way out
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     target: AbstractContextManager[Service] = (
         nullcontext(Service(args.url.rstrip("/"), args.token))
@@ -739,21 +551,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         else LocalService(args.workers, args.investors)
     )
     try:
-        with target as service, _runner() as runner:
-            report = runner.run(bench(service, args))
+        with runner() as loop:
+            with target as service:
+                report, bodies = loop.run(run_bench(service, args))
+            if baseline:  # after the service stopped: nothing of ours competes with it
+                with BaselineServer(service.workers or args.workers, service.token) as trivial:
+                    base = loop.run(
+                        measure_baseline(
+                            trivial, bodies, concurrency=args.concurrency, seconds=args.seconds, requests=args.requests
+                        )
+                    )
+                report["baseline"] = base
+                rate = base["throughput_rps"]
+                report["ratio_to_baseline"] = round(report["throughput_rps"] / rate, 3) if rate else None
     except BenchError as exc:
         err.print(f"[red]the bench could not run:[/red] {exc}")
         return 2
     except KeyboardInterrupt:
-        err.print("[yellow]interrupted: server and database stopped[/yellow]")
+        err.print("[yellow]interrupted: servers and database stopped[/yellow]")
         return 130
     console = Console()
     if not console.is_terminal:
         console = Console(width=160)
-    render(report, console)
+    render_report(report, console)
     if args.json:
         print(json.dumps(report), flush=True)
     return 0 if report["ok"] else 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parse(argv)
+    return run_main(args, bench, render, baseline=not args.no_baseline)
 
 
 if __name__ == "__main__":

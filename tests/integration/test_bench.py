@@ -60,7 +60,9 @@ def test_engine_benchmark_prints_a_line_per_template(bench_env: dict[str, str]) 
         assert len([line for line in lines if f" {template} " in line]) == 1, stdout
 
 
-def test_load_benchmark_stores_every_decision_it_answers(bench_env: dict[str, str]) -> None:
+def test_load_benchmark_stores_every_decision_it_answers_and_measures_the_baseline(
+    bench_env: dict[str, str],
+) -> None:
     code, stdout, stderr = run_bench(
         bench_env, "bench.checks", "--seconds", "2", "--concurrency", "8", "--investors", "200", "--json"
     )
@@ -74,4 +76,39 @@ def test_load_benchmark_stores_every_decision_it_answers(bench_env: dict[str, st
     assert {"APPROVED", "REJECTED"} <= set(report["outcomes"])
     assert report["idempotent_repeats"] > 0
     assert report["repeat_mismatches"] == 0
+    assert all(check["ok"] for check in report["checks"]), report["checks"]
+    baseline = report["baseline"]
+    assert baseline["workers"] == report["workers"] == 1
+    assert baseline["requests"] > 0
+    assert baseline["errors"] == {}
+    assert baseline["transport_errors"] == {}
+    assert baseline["throughput_rps"] > 0
+    assert set(baseline["latency_ms"]) == set(report["latency_ms"])
+    assert report["ratio_to_baseline"] == round(report["throughput_rps"] / baseline["throughput_rps"], 3)
+    assert report["ratio_to_baseline"] > 0
+
+
+def test_batch_benchmark_answers_every_item_and_stores_every_decision(bench_env: dict[str, str]) -> None:
+    code, stdout, stderr = run_bench(
+        bench_env, "bench.batch", "--seconds", "2", "--batch-size", "50", "--investors", "200", "--json"
+    )
+    assert code == 0, stdout + stderr
+    report = json.loads(stdout.strip().splitlines()[-1])
+    assert report["batch_size"] == 50
+    assert report["batches"] > 0
+    assert report["transfers_checked"] > 0
+    assert report["errors"] == {}
+    assert report["item_errors"] == {}
+    assert report["transport_errors"] == {}
+    assert report["db_check"] == "done"
+    assert report["stored_decisions"] == report["distinct_decisions"] > 0
+    assert {"APPROVED", "REJECTED"} <= set(report["outcomes"])
+    assert report["idempotent_repeats"] > 0
+    assert report["repeat_mismatches"] == 0
+    assert "baseline" not in report
+    assert {c["check"] for c in report["checks"]} >= {
+        "stored decisions == distinct decisions answered",
+        "every item answered in its place",
+        "no item errors",
+    }
     assert all(check["ok"] for check in report["checks"]), report["checks"]
