@@ -294,3 +294,18 @@ async def test_list_filters_and_paginates(
     assert all(item["status"] == "REJECTED" for item in rejected["items"])
     bad = await client.get("/v1/compliance/checks", params={"cursor": "%%%"}, headers=checker)
     assert bad.status_code == 422
+
+
+async def test_the_fast_serialization_matches_the_declared_response_model(
+    client: httpx.AsyncClient, admin: Headers, checker: Headers, token: dict[str, Any], seller: str
+) -> None:
+    """The hot routes bypass response-model validation: their bodies must still be exactly the model's."""
+    from compliance_shield.api.schemas import CheckOut
+
+    _, buyer = await make_party(client, admin)
+    body = (
+        await client.post(
+            "/v1/compliance/transfer-check", json=transfer(token["id"], seller, buyer, 1), headers=checker
+        )
+    ).json()
+    assert CheckOut.model_validate(body).model_dump(mode="json") == body

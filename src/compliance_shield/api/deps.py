@@ -5,9 +5,11 @@ from __future__ import annotations
 import base64
 import binascii
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
-from fastapi import Request
+import orjson
+from fastapi import Request, Response
 
 from compliance_shield.bootstrap import Container
 from compliance_shield.errors import ValidationFailed
@@ -29,3 +31,15 @@ def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
         return datetime.fromisoformat(created), UUID(ident)
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
         raise ValidationFailed("malformed cursor", field="cursor") from exc
+
+
+def json_response(content: Any, status_code: int = 200) -> Response:
+    """Serialize an already-shaped body with orjson, skipping FastAPI's response-model validation.
+
+    For the hot routes only: their bodies are built by ``check_out`` from rows the service wrote
+    itself, and re-validating every trace line of a 1,000-item batch cost more than deciding it.
+    The route still declares its ``response_model`` for the OpenAPI document; a test compares the
+    two serializations.
+    """
+    body = orjson.dumps(content, default=str, option=orjson.OPT_UTC_Z)
+    return Response(body, status_code=status_code, media_type="application/json")

@@ -6,10 +6,10 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Depends, Header, Query, Response
 
 from compliance_shield.api.auth import CHECK, CHECK_OR_READ, SETTLE, Principal
-from compliance_shield.api.deps import container, decode_cursor, encode_cursor
+from compliance_shield.api.deps import container, decode_cursor, encode_cursor, json_response
 from compliance_shield.api.schemas import (
     CancelIn,
     CheckOut,
@@ -52,14 +52,14 @@ async def transfer_check(
     idempotency_key: IdempotencyKey = None,
     principal: Principal = Depends(CHECK),
     c: Container = Depends(container),
-) -> dict[str, Any]:
+) -> Response:
     """Answers APPROVED, REJECTED or ESCALATED (200) once the decision is durably recorded.
 
     An approval reserves its effect (holder slot, balance, limits) until settled, cancelled or
     ``expires_at``.
     """
     row = await c.decisions.check(body.to_check_request(principal.sub, idempotency_key))
-    return check_out(row)
+    return json_response(check_out(row))
 
 
 @router.post(
@@ -71,7 +71,7 @@ async def transfer_check(
 )  # fmt: skip
 async def transfer_check_batch(
     body: TransferCheckBatchIn, principal: Principal = Depends(CHECK), c: Container = Depends(container)
-) -> dict[str, Any]:
+) -> Response:
     """Each item has the semantics of a single check (its own reservation, idempotency key and record).
 
     A malformed item rejects the whole batch with 422 naming ``transfers[i].field``; an item that a
@@ -92,7 +92,7 @@ async def transfer_check_batch(
             results.append({"status_code": answer.status, "error": error})
         else:
             results.append({"status_code": 200, "check": check_out(answer)})
-    return {"results": results}
+    return json_response({"results": results})
 
 
 @router.get("/checks/{check_id}", response_model=CheckOut, summary="Read a decision")
