@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from compliance_shield import __version__
+from compliance_shield.api.auth import TokenVerifier
 from compliance_shield.api.errors import install_error_handlers
 from compliance_shield.api.routers import (
     certificates,
@@ -53,6 +54,7 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.token_verifier = TokenVerifier(settings.jwt_secret_value, settings.jwt_issuer)
     if container is not None:
         app.state.container = container
     install_error_handlers(app)

@@ -8,6 +8,7 @@ tokens, and tokens without ``sub``/``exp`` are refused with 401.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -68,6 +69,38 @@ def decode_token(token: str, secret: str, issuer: str) -> Principal:
     return Principal(sub=str(claims["sub"]), roles=frozenset(roles))
 
 
+class TokenVerifier:
+    """Verifies bearer tokens, remembering each verified token until it expires.
+
+    A platform sends the same service token with every check; verifying its HMAC and claims once
+    instead of per request matters on the hot path. A remembered token is still refused once its
+    ``exp`` has passed (same leeway as ``decode_token``).
+    """
+
+    LEEWAY = 5
+
+    def __init__(self, secret: str, issuer: str, max_entries: int = 10_000) -> None:
+        self._secret = secret
+        self._issuer = issuer
+        self._max_entries = max_entries
+        self._verified: dict[str, tuple[Principal, float]] = {}
+
+    def verify(self, token: str) -> Principal:
+        remembered = self._verified.get(token)
+        now = time.time()
+        if remembered is not None:
+            if now <= remembered[1] + self.LEEWAY:
+                return remembered[0]
+            del self._verified[token]
+            raise NotAuthenticated("the bearer token has expired")
+        principal = decode_token(token, self._secret, self._issuer)
+        if len(self._verified) >= self._max_entries:
+            self._verified.clear()  # simple bound; entries are cheap to rebuild
+        expires = jwt.decode(token, options={"verify_signature": False})["exp"]
+        self._verified[token] = (principal, float(expires))
+        return principal
+
+
 def require(*roles: str) -> Callable[..., Coroutine[Any, Any, Principal]]:
     """A dependency admitting principals with any of ``roles`` (``admin`` is always admitted)."""
     allowed = frozenset(roles) | {"admin"}
@@ -77,8 +110,8 @@ def require(*roles: str) -> Callable[..., Coroutine[Any, Any, Principal]]:
     ) -> Principal:
         if credentials is None or credentials.scheme.lower() != "bearer":
             raise NotAuthenticated("a bearer token is required")
-        settings = request.app.state.settings
-        principal = decode_token(credentials.credentials, settings.jwt_secret_value, settings.jwt_issuer)
+        verifier: TokenVerifier = request.app.state.token_verifier
+        principal = verifier.verify(credentials.credentials)
         if not principal.roles & allowed:
             raise Forbidden(f"this action needs one of the roles: {', '.join(sorted(allowed))}")
         return principal
