@@ -139,6 +139,8 @@ class TokenLedger:
                 self.remove_reservation(check_id)
 
     def add_reservation(self, r: Reservation, *, record_history: bool = True) -> None:
+        if r.check_id in self.reservations:  # a recorded change seen twice counts once
+            return
         self.reservations[r.check_id] = r
         heapq.heappush(self._expiries, (r.expires_at, r.check_id))
         if r.from_investor is not None:
