@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 import httpx
 import pytest
@@ -13,9 +14,12 @@ from support import Headers, hold, make_token, policy_document, publish_document
 from compliance_shield.adapters.chain.certificates import Certificate, CertificateSigner
 from compliance_shield.adapters.chain.client import ChainClient
 from compliance_shield.adapters.chain.contracts import ORACLE, TOKEN, load
+from compliance_shield.adapters.chain.events import check_id_to_nonce
 from compliance_shield.adapters.chain.transactions import GasPolicy, TxSender
+from compliance_shield.bootstrap import Container
 from compliance_shield.domain.reasons import RESTRICTION_CODES, ReasonCode
 from compliance_shield.domain.values import BlockchainType
+from compliance_shield.services.oracle import OracleWriter, WriterConfig
 from compliance_shield.settings import Settings
 from compliance_shield.workers import oracle as oracle_worker
 
@@ -49,6 +53,12 @@ async def _oracle_state(client: httpx.AsyncClient, headers: Headers, check_id: s
     assert response.status_code == 200, response.text
     oracle: dict[str, Any] | None = response.json()["oracle"]
     return oracle
+
+
+async def _enqueue(container: Container, chain: Chain, deployment: Deployment) -> int:
+    """One scan of the oracle writer, queueing writes without sending any."""
+    sender = TxSender(chain.client, deployment.writer.private_key, 31337, GasPolicy(BlockchainType.PERMISSIONED))
+    return await OracleWriter(container.pool, chain.client, sender, WriterConfig(deployment.oracle)).enqueue()
 
 
 async def test_approved_check_is_written_and_the_transfer_succeeds_exactly_once(
@@ -85,6 +95,147 @@ async def test_approved_check_is_written_and_the_transfer_succeeds_exactly_once(
     assert await chain.revert_of(address, send, seller.address) == ("TransferRestricted", (APPROVAL_MISSING,))
     assert (await chain.transact(seller, address, send, gas=300_000)).status == 0
     assert await chain.call(address, TOKEN_ABI, "balanceOf", buyer.address) == 30
+
+
+async def test_cancelling_a_written_approval_revokes_it_on_chain(
+    client: httpx.AsyncClient, admin: Headers, checker: Headers, chain: Chain, deployment: Deployment,
+    chain_settings: Settings,
+) -> None:  # fmt: skip
+    token, address, seller = await _token_with_holder(client, admin, chain, deployment, 100)
+    _, buyer = await chain_party(client, admin, chain)
+    decided = await client.post(
+        "/v1/compliance/transfer-check", json=transfer(token["id"], seller.address, buyer.address, 30), headers=checker
+    )
+    assert decided.json()["status"] == "APPROVED", decided.text
+    check_id = decided.json()["id"]
+    nonce = check_id_to_nonce(UUID(check_id))
+    send = TOKEN_ABI.encode_call("transfer", buyer.address, 30)
+
+    async with running(oracle_worker.run, chain_settings):
+        approved = await eventually(
+            lambda: _oracle_state(client, checker, check_id), lambda o: o is not None and o["status"] == "confirmed"
+        )
+        assert approved is not None
+        assert approved["revoked"] is False
+        assert approved["revocation"] is None
+        # written and usable: the transfer would go through now (as in the sibling test above)
+        assert await chain.call(deployment.oracle, load(ORACLE), "isApproved", address, nonce) is True
+        assert await chain.call(address, TOKEN_ABI, "detectTransferRestriction", seller.address, buyer.address, 30) == 0
+
+        cancelled = await client.post(
+            f"/v1/compliance/checks/{check_id}/cancel", json={"reason": "withdrawn"}, headers=checker
+        )
+        assert cancelled.status_code == 200, cancelled.text
+        assert cancelled.json()["settlement"]["status"] == "cancelled"
+        revoked = await eventually(
+            lambda: _oracle_state(client, checker, check_id), lambda o: o is not None and o["revoked"]
+        )
+    assert revoked is not None
+    # the approval write is still what the field shows; the revocation is beside it
+    assert revoked["kind"] == "approval"
+    assert revoked["status"] == "confirmed"
+    assert revoked["tx_hash"] == approved["tx_hash"]
+    revocation = revoked["revocation"]
+    assert revocation["status"] == "confirmed"
+    assert revocation["attempts"] == 1
+    assert revocation["tx_hash"] != approved["tx_hash"]
+    receipt = await chain.client.receipt(revocation["tx_hash"])
+    assert receipt is not None
+    assert receipt.status == 1
+    assert receipt.block_number == revocation["block_number"]
+    revoke_call = await chain.client.w3.eth.get_transaction(revocation["tx_hash"])  # type: ignore[arg-type]
+    assert bytes(revoke_call["input"]) == load(ORACLE).encode_call("revokeApproval", address, nonce)
+
+    assert await chain.call(deployment.oracle, load(ORACLE), "isApproved", address, nonce) is False
+    assert await chain.call(deployment.oracle, load(ORACLE), "nonceUsed", address, nonce) is True
+    assert await chain.revert_of(address, send, seller.address) == ("TransferRestricted", (APPROVAL_MISSING,))
+    assert (await chain.transact(seller, address, send, gas=300_000)).status == 0
+    assert await chain.call(address, TOKEN_ABI, "balanceOf", buyer.address) == 0
+
+
+async def test_an_approval_cancelled_before_it_was_sent_is_never_written(
+    client: httpx.AsyncClient, admin: Headers, checker: Headers, chain: Chain, deployment: Deployment,
+    chain_settings: Settings, container: Container,
+) -> None:  # fmt: skip
+    token, address, seller = await _token_with_holder(client, admin, chain, deployment, 100)
+    _, buyer = await chain_party(client, admin, chain)
+    ids = []
+    for amount in (7, 8):
+        decided = await client.post(
+            "/v1/compliance/transfer-check", json=transfer(token["id"], seller.address, buyer.address, amount),
+            headers=checker,
+        )  # fmt: skip
+        assert decided.json()["status"] == "APPROVED", decided.text
+        ids.append(decided.json()["id"])
+    unqueued, queued = ids
+    # cancelled before the writer ever saw it: nothing is queued
+    cancel = await client.post(f"/v1/compliance/checks/{unqueued}/cancel", json={"reason": "t"}, headers=checker)
+    assert cancel.status_code == 200, cancel.text
+    # queued, not yet sent, then cancelled: the queued write is dropped
+    assert await _enqueue(container, chain, deployment) >= 1
+    pending = await _oracle_state(client, checker, queued)
+    assert pending is not None
+    assert pending["status"] == "pending"
+    cancel = await client.post(f"/v1/compliance/checks/{queued}/cancel", json={"reason": "t"}, headers=checker)
+    assert cancel.status_code == 200, cancel.text
+    dropped = await _oracle_state(client, checker, queued)
+    assert dropped is not None
+    assert dropped["status"] == "cancelled"
+    assert dropped["revocation"] is None
+
+    async with running(oracle_worker.run, chain_settings):
+        # a later decision on the same token is written: the writer did pass over these two
+        later = await client.post(
+            "/v1/compliance/transfer-check", json=transfer(token["id"], seller.address, buyer.address, 9),
+            headers=checker,
+        )  # fmt: skip
+        await eventually(
+            lambda: _oracle_state(client, checker, later.json()["id"]),
+            lambda o: o is not None and o["status"] == "confirmed",
+        )
+    assert await _oracle_state(client, checker, unqueued) is None
+    after = await _oracle_state(client, checker, queued)
+    assert after is not None
+    assert after["status"] == "cancelled"
+    assert after["attempts"] == 0
+    assert after["tx_hash"] is None
+    for check_id in ids:
+        nonce = check_id_to_nonce(UUID(check_id))
+        assert await chain.call(deployment.oracle, load(ORACLE), "nonceUsed", address, nonce) is False
+        assert await chain.call(deployment.oracle, load(ORACLE), "isApproved", address, nonce) is False
+    for amount in (7, 8):
+        code = await chain.call(address, TOKEN_ABI, "detectTransferRestriction", seller.address, buyer.address, amount)
+        assert code == APPROVAL_MISSING
+
+
+async def test_an_approval_queued_by_a_scan_that_raced_the_cancel_is_not_sent(
+    client: httpx.AsyncClient, admin: Headers, checker: Headers, chain: Chain, deployment: Deployment,
+    chain_settings: Settings, container: Container,
+) -> None:  # fmt: skip
+    token, address, seller = await _token_with_holder(client, admin, chain, deployment, 100)
+    _, buyer = await chain_party(client, admin, chain)
+    decided = await client.post(
+        "/v1/compliance/transfer-check", json=transfer(token["id"], seller.address, buyer.address, 4), headers=checker
+    )
+    check_id = decided.json()["id"]
+    assert await _enqueue(container, chain, deployment) >= 1
+    cancel = await client.post(f"/v1/compliance/checks/{check_id}/cancel", json={"reason": "t"}, headers=checker)
+    assert cancel.status_code == 200, cancel.text
+    # as if a scan that read the check before the cancel committed had inserted the write after it
+    async with container.pool.acquire() as conn:
+        await conn.execute(
+            "UPDATE oracle_writes SET status = 'pending', last_error = NULL WHERE check_id = $1", UUID(check_id)
+        )
+    async with running(oracle_worker.run, chain_settings):
+        dropped = await eventually(
+            lambda: _oracle_state(client, checker, check_id), lambda o: o is not None and o["status"] == "cancelled"
+        )
+    assert dropped is not None
+    assert dropped["tx_hash"] is None
+    assert dropped["attempts"] == 0
+    nonce = check_id_to_nonce(UUID(check_id))
+    assert await chain.call(deployment.oracle, load(ORACLE), "nonceUsed", address, nonce) is False
+    assert await chain.call(deployment.oracle, load(ORACLE), "isApproved", address, nonce) is False
 
 
 async def test_rejected_check_reverts_on_chain_with_its_restriction_code(

@@ -113,16 +113,34 @@ class SettlementOut(BaseModel):
     settled_at: datetime | None = None
 
 
-class OracleWriteOut(BaseModel):
-    """How the decision is being recorded on the ComplianceOracle contract."""
+class OracleRevocationOut(BaseModel):
+    """The ``revokeApproval`` write withdrawing the approval of a cancelled check."""
 
-    kind: str = Field(description="approval (APPROVED checks) or restriction (the refusal's restriction code)")
     status: str = Field(description="pending (queued or sent, awaiting confirmation), confirmed or failed")
     tx_hash: str | None = None
     block_number: int | None = None
     attempts: int
     error: str | None = None
     updated_at: datetime
+
+
+class OracleWriteOut(BaseModel):
+    """How the decision is being recorded on the ComplianceOracle contract."""
+
+    kind: str = Field(description="approval (APPROVED checks) or restriction (the refusal's restriction code)")
+    status: str = Field(
+        description="pending (queued or sent, awaiting confirmation), confirmed, failed, or cancelled "
+        "(an approval whose check was cancelled before it was sent: never written)"
+    )
+    tx_hash: str | None = None
+    block_number: int | None = None
+    attempts: int
+    error: str | None = None
+    updated_at: datetime
+    revoked: bool = Field(default=False, description="the approval's revocation is confirmed on chain")
+    revocation: OracleRevocationOut | None = Field(
+        default=None, description="the revocation of an approval sent before its check was cancelled"
+    )
 
 
 class CheckOut(BaseModel):
@@ -180,17 +198,26 @@ def check_out(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _oracle_out(write: dict[str, Any] | None) -> dict[str, Any] | None:
-    if write is None:
-        return None
+def _write_out(write: dict[str, Any]) -> dict[str, Any]:
     return {
-        "kind": write["kind"],
         "status": "pending" if write["status"] == "submitted" else write["status"],
         "tx_hash": write["tx_hash"],
         "block_number": write["block_number"],
         "attempts": write["attempts"],
         "error": write["last_error"],
         "updated_at": write["updated_at"],
+    }
+
+
+def _oracle_out(write: dict[str, Any] | None) -> dict[str, Any] | None:
+    if write is None:
+        return None
+    revocation = write.get("revocation")
+    return {
+        "kind": write["kind"],
+        **_write_out(write),
+        "revoked": revocation is not None and revocation["status"] == "confirmed",
+        "revocation": _write_out(revocation) if revocation is not None else None,
     }
 
 

@@ -40,7 +40,7 @@ async def enqueue_writes(
     await conn.executemany(
         """INSERT INTO oracle_writes (check_id, check_created_at, kind, token_id, token_address, from_address,
                to_address, amount, restriction_code, expires_at, next_attempt_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (check_id) DO NOTHING""",
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (check_id, kind) DO NOTHING""",
         [
             (
                 r["id"], r["created_at"], "approval" if r["status"] == "APPROVED" else "restriction", r["token_id"],
@@ -60,10 +60,17 @@ async def newest_queued_check(conn: Conn) -> datetime | None:
 
 
 async def claim_due(conn: Conn, now: datetime, limit: int) -> list[dict[str, Any]]:
-    """Pending writes whose time has come, oldest first, locked for this transaction."""
+    """Pending writes whose time has come, oldest first, locked for this transaction.
+
+    Each row carries its check's ``settlement_status``, so an approval whose check was cancelled
+    after it was queued is dropped rather than sent. Revocations go after the other writes of
+    their check.
+    """
     rows = await conn.fetch(
-        """SELECT * FROM oracle_writes WHERE status = 'pending' AND next_attempt_at <= $1
-           ORDER BY check_created_at LIMIT $2 FOR UPDATE SKIP LOCKED""",
+        """SELECT w.*, c.settlement_status FROM oracle_writes w
+           LEFT JOIN transfer_compliance_checks c ON c.id = w.check_id AND c.created_at = w.check_created_at
+           WHERE w.status = 'pending' AND w.next_attempt_at <= $1
+           ORDER BY w.check_created_at, w.kind = 'revocation' LIMIT $2 FOR UPDATE OF w SKIP LOCKED""",
         now,
         limit,
     )
@@ -75,36 +82,41 @@ async def submitted(conn: Conn, limit: int) -> list[dict[str, Any]]:
     return [dict(r) for r in rows]
 
 
-async def mark_submitted(conn: Conn, check_id: UUID, tx_hash: str, tx_nonce: int, now: datetime) -> None:
+async def mark_submitted(conn: Conn, check_id: UUID, kind: str, tx_hash: str, tx_nonce: int, now: datetime) -> None:
     await conn.execute(
-        """UPDATE oracle_writes SET status = 'submitted', tx_hash = $2, tx_nonce = $3, submitted_at = $4,
-               attempts = attempts + 1, updated_at = $4
-           WHERE check_id = $1""",
+        """UPDATE oracle_writes SET status = 'submitted', tx_hash = $3, tx_nonce = $4, submitted_at = $5,
+               attempts = attempts + 1, updated_at = $5
+           WHERE check_id = $1 AND kind = $2""",
         check_id,
+        kind,
         tx_hash,
         tx_nonce,
         now,
     )
 
 
-async def count_attempt(conn: Conn, check_id: UUID, now: datetime) -> None:
+async def count_attempt(conn: Conn, check_id: UUID, kind: str, now: datetime) -> None:
     await conn.execute(
-        "UPDATE oracle_writes SET attempts = attempts + 1, updated_at = $2 WHERE check_id = $1", check_id, now
+        "UPDATE oracle_writes SET attempts = attempts + 1, updated_at = $3 WHERE check_id = $1 AND kind = $2",
+        check_id,
+        kind,
+        now,
     )
 
 
-async def mark_confirmed(conn: Conn, check_id: UUID, block_number: int, now: datetime) -> None:
+async def mark_confirmed(conn: Conn, check_id: UUID, kind: str, block_number: int, now: datetime) -> None:
     await conn.execute(
-        """UPDATE oracle_writes SET status = 'confirmed', block_number = $2, last_error = NULL, updated_at = $3
-           WHERE check_id = $1""",
+        """UPDATE oracle_writes SET status = 'confirmed', block_number = $3, last_error = NULL, updated_at = $4
+           WHERE check_id = $1 AND kind = $2""",
         check_id,
+        kind,
         block_number,
         now,
     )
 
 
 async def retry_or_fail(
-    conn: Conn, check_id: UUID, error: str, now: datetime, retry_at: datetime, max_attempts: int
+    conn: Conn, check_id: UUID, kind: str, error: str, now: datetime, retry_at: datetime, max_attempts: int
 ) -> str:
     """Back to pending for another attempt at ``retry_at``, or failed once attempts are used up."""
     status: str = await conn.fetchval(
@@ -113,32 +125,87 @@ async def retry_or_fail(
                last_error = $2, next_attempt_at = $4, updated_at = $3,
                tx_hash = CASE WHEN attempts >= $5 THEN tx_hash END,
                tx_nonce = CASE WHEN attempts >= $5 THEN tx_nonce END
-           WHERE check_id = $1 RETURNING status""",
+           WHERE check_id = $1 AND kind = $6 RETURNING status""",
         check_id,
         error[:2000],
         now,
         retry_at,
         max_attempts,
+        kind,
     )
     return status
 
 
-async def mark_failed(conn: Conn, check_id: UUID, error: str, now: datetime) -> None:
+async def mark_failed(conn: Conn, check_id: UUID, kind: str, error: str, now: datetime) -> None:
     await conn.execute(
-        "UPDATE oracle_writes SET status = 'failed', last_error = $2, updated_at = $3 WHERE check_id = $1",
+        """UPDATE oracle_writes SET status = 'failed', last_error = $3, updated_at = $4
+           WHERE check_id = $1 AND kind = $2""",
         check_id,
+        kind,
         error[:2000],
         now,
     )
 
 
+async def mark_cancelled(conn: Conn, check_id: UUID, kind: str, now: datetime) -> None:
+    """A write that is no longer to be sent (the approval of a check cancelled before it went out)."""
+    await conn.execute(
+        """UPDATE oracle_writes SET status = 'cancelled', last_error = 'the check was cancelled', updated_at = $3
+           WHERE check_id = $1 AND kind = $2 AND status = 'pending'""",
+        check_id,
+        kind,
+        now,
+    )
+
+
+async def withdraw_approval(conn: Conn, check_id: UUID, now: datetime) -> bool:
+    """The check was cancelled: take back its approval write.
+
+    An approval write never attempted is cancelled (never sent). One that was sent, or may have
+    been (any attempt made), gets a ``revocation`` write queued. A write the writer is sending
+    right now is locked by it: the update waits for its commit and then sees it submitted.
+    Returns whether a revocation was queued.
+    """
+    await conn.execute(
+        """UPDATE oracle_writes SET status = 'cancelled', last_error = 'the check was cancelled', updated_at = $2
+           WHERE check_id = $1 AND kind = 'approval' AND status = 'pending' AND attempts = 0""",
+        check_id,
+        now,
+    )
+    queued = await conn.fetchval(
+        """INSERT INTO oracle_writes (check_id, check_created_at, kind, token_id, token_address, from_address,
+               to_address, amount, restriction_code, expires_at, next_attempt_at)
+           SELECT check_id, check_created_at, 'revocation', token_id, token_address, from_address, to_address,
+                  amount, 0, expires_at, $2
+           FROM oracle_writes WHERE check_id = $1 AND kind = 'approval' AND status <> 'cancelled'
+           ON CONFLICT (check_id, kind) DO NOTHING RETURNING true""",
+        check_id,
+        now,
+    )
+    # an attempted approval still waiting for its retry is not sent again
+    await conn.execute(
+        """UPDATE oracle_writes SET status = 'cancelled', last_error = 'the check was cancelled', updated_at = $2
+           WHERE check_id = $1 AND kind = 'approval' AND status = 'pending'""",
+        check_id,
+        now,
+    )
+    return bool(queued)
+
+
 async def get_write(conn: Conn, check_id: UUID) -> dict[str, Any] | None:
-    row = await conn.fetchrow(
+    """The check's approval or restriction write, with its revocation (None when none) as ``revocation``."""
+    rows = await conn.fetch(
         """SELECT kind, status, tx_hash, block_number, attempts, last_error, updated_at
            FROM oracle_writes WHERE check_id = $1""",
         check_id,
     )
-    return dict(row) if row is not None else None
+    writes = {r["kind"]: dict(r) for r in rows}
+    revocation = writes.pop("revocation", None)
+    if not writes:
+        return None
+    write = next(iter(writes.values()))
+    write["revocation"] = revocation
+    return write
 
 
 # -- indexer -----------------------------------------------------------------------------------

@@ -6,15 +6,20 @@ Each pass of the oracle worker:
    ``oracle_writes`` rows — an APPROVED check as an approval (nonce = check id, expiry = the
    check's ``expires_at``), a refused one as its restriction code (``ORACLE_RECORD_RESTRICTIONS``).
    The scan re-reads a short window behind its high-water mark, because decision batches of
-   other processes may commit a little after the time they stamp on their rows.
+   other processes may commit a little after the time they stamp on their rows. Cancelling a
+   check (``services.settlement``) queues a ``revocation`` of an approval that was or may have
+   been sent (``revokeApproval(token, nonce)``, the approval's nonce) and cancels one never sent.
 2. ``reconcile``: submitted transactions are looked up: a successful receipt with enough
    confirmations → ``confirmed``; a revert, or a transaction the node lost → retried with
    backoff, ``failed`` after ``ORACLE_MAX_ATTEMPTS``.
 3. ``submit``: due rows are signed with the next nonce, recorded as ``submitted`` (with the
    transaction hash) and committed *before* they are broadcast, so a crash never leaves a sent
-   transaction unrecorded; a send failure puts the row back and re-reads the nonce.
+   transaction unrecorded; a send failure puts the row back and re-reads the nonce. An approval
+   whose check was cancelled after it was queued is marked ``cancelled`` instead of sent.
 
-The contract's ``recordApproval`` is idempotent, so a retry of a write that did land is harmless.
+The contract's ``recordApproval`` and ``revokeApproval`` are idempotent, so a retry of a write that
+did land is harmless; a revocation sent after (by nonce order) its approval also makes a late
+re-send of that approval a no-op.
 Only one writer per account may send (nonces): the worker holds an advisory lock for it.
 """
 
@@ -76,6 +81,7 @@ class PassResult:
     confirmed: int = 0
     retried: int = 0
     failed: int = 0
+    cancelled: int = 0
 
 
 def _utcnow() -> datetime:
@@ -96,6 +102,8 @@ def call_data(write: dict[str, Any]) -> bytes:
         nonce = check_id_to_nonce(write["check_id"])
         expiry = int(write["expires_at"].timestamp())
         return oracle.encode_call("recordApproval", token, sender, receiver, amount, nonce, expiry)
+    if write["kind"] == "revocation":
+        return oracle.encode_call("revokeApproval", token, check_id_to_nonce(write["check_id"]))
     return oracle.encode_call("recordRestriction", token, sender, receiver, amount, int(write["restriction_code"]))
 
 
@@ -163,7 +171,7 @@ class OracleWriter:
                 elif receipt.status != 1:
                     await self._retry(conn, row, f"transaction {receipt.tx_hash} reverted", now, result)
                 elif head - receipt.block_number + 1 >= self._config.confirmations:
-                    await repo.mark_confirmed(conn, row["check_id"], receipt.block_number, now)
+                    await repo.mark_confirmed(conn, row["check_id"], row["kind"], receipt.block_number, now)
                     result.confirmed += 1
 
     async def submit(self, result: PassResult) -> None:
@@ -172,8 +180,14 @@ class OracleWriter:
         try:
             async with self._pool.acquire() as conn, conn.transaction():
                 for row in await repo.claim_due(conn, now, self._config.batch):
+                    if row["kind"] == "approval" and row["settlement_status"] == "cancelled":
+                        await repo.mark_cancelled(conn, row["check_id"], row["kind"], now)
+                        result.cancelled += 1
+                        continue
                     if row["kind"] == "approval" and row["expires_at"] - now < MIN_REMAINING_LIFETIME:
-                        await repo.mark_failed(conn, row["check_id"], "the approval expired before it was written", now)
+                        await repo.mark_failed(
+                            conn, row["check_id"], row["kind"], "the approval expired before it was written", now
+                        )
                         result.failed += 1
                         continue
                     try:
@@ -183,7 +197,7 @@ class OracleWriter:
                             conn, row, f"could not prepare the transaction: {describe_error(exc)}", now, result
                         )
                         continue
-                    await repo.mark_submitted(conn, row["check_id"], signed.tx_hash, signed.nonce, now)
+                    await repo.mark_submitted(conn, row["check_id"], row["kind"], signed.tx_hash, signed.nonce, now)
                     ready.append((row, signed))
         except BaseException:
             await self._sender.resync()  # nonces signed for rows that were not recorded are free again
@@ -205,7 +219,7 @@ class OracleWriter:
         self, conn: Conn, row: dict[str, Any], error: str, now: datetime, result: PassResult
     ) -> None:
         """An attempt that never produced a transaction still counts toward ``max_attempts``."""
-        await repo.count_attempt(conn, row["check_id"], now)
+        await repo.count_attempt(conn, row["check_id"], row["kind"], now)
         await self._retry(
             conn, {**row, "attempts": int(row["attempts"]) + 1, "status": "submitted"}, error, now, result
         )
@@ -215,6 +229,7 @@ class OracleWriter:
         status = await repo.retry_or_fail(
             conn,
             row["check_id"],
+            row["kind"],
             error,
             now,
             now + backoff(attempts),
@@ -222,6 +237,6 @@ class OracleWriter:
         )
         if status == "failed":
             result.failed += 1
-            log.error("oracle.write_failed", check_id=str(row["check_id"]), error=error)
+            log.error("oracle.write_failed", check_id=str(row["check_id"]), kind=row["kind"], error=error)
         else:
             result.retried += 1

@@ -15,6 +15,7 @@ import asyncpg
 import structlog
 
 from compliance_shield.db import Conn, audit, ledger_queries
+from compliance_shield.db import chain as chain_repo
 from compliance_shield.db import checks as checks_repo
 from compliance_shield.db import refdata as refdata_repo
 from compliance_shield.db import reservations as repo
@@ -68,12 +69,17 @@ class SettlementService:
         return updated
 
     async def cancel(self, check_id: UUID, reason: str, actor: str) -> dict[str, Any]:
-        """Withdraw an unsettled approval; its reservation stops counting at once."""
+        """Withdraw an unsettled approval; its reservation stops counting at once.
+
+        On chain: an approval write not yet sent is cancelled; one sent (or possibly sent) gets a
+        revocation queued for the oracle writer.
+        """
         now = datetime.now(UTC)
         async with self._pool.acquire() as conn, conn.transaction():
             check, _ = await self._closable(conn, check_id, now)
             await repo.close(conn, check_id, "cancelled", now)
             await repo.mark_check(conn, check_id, "cancelled", now)
+            await chain_repo.withdraw_approval(conn, check_id, now)
             change = change_release(check_id)
             await ledger_queries.bump_versions(conn, [check["token_id"]], {check["token_id"]: [change]})
             await self._record(conn, check, "transfer_check.cancelled", actor, now, {"reason": reason})

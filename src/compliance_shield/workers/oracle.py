@@ -1,4 +1,4 @@
-"""``compliance-shield worker oracle``: APPROVED decisions → ComplianceOracle transactions.
+"""``compliance-shield worker oracle``: decisions (and cancellations) → ComplianceOracle transactions.
 
 Runs ``services.oracle.OracleWriter`` passes every ``ORACLE_POLL_SECONDS`` (at once again when
 a pass had work). One writer per account sends at a time: the worker holds a PostgreSQL
@@ -66,7 +66,7 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
                     try:
                         result = await writer.run_pass()
                         busy = result.submitted + result.queued > 0
-                        if busy or result.confirmed or result.failed:
+                        if busy or result.confirmed or result.failed or result.cancelled:
                             log.info("oracle.pass", **dataclasses.asdict(result))
                     except (*ChainError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                         log.warning("oracle.pass_failed", error=repr(exc))
