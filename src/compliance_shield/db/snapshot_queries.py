@@ -18,31 +18,26 @@ TOKEN_COLUMNS = """id, symbol, decimals, price_per_unit, price_currency, paused,
 SANCTION_COLUMNS = "address, source, entity, list_version"
 
 
+async def _rows(
+    conn: Conn, table: str, columns: str, key: str, key_type: str, keys: Sequence[Any] | None
+) -> list[asyncpg.Record]:
+    """The whole table, or the rows whose ``key`` is in ``keys`` (names come from this module)."""
+    sql = f"SELECT {columns} FROM {table}"  # noqa: S608
+    if keys is None:
+        return await conn.fetch(sql)
+    return await conn.fetch(f"{sql} WHERE {key} = ANY($1::{key_type}[])", list(keys))
+
+
 async def investors(conn: Conn, ids: Sequence[Any] | None = None) -> list[asyncpg.Record]:
-    if ids is None:
-        return await conn.fetch(f"SELECT {INVESTOR_COLUMNS} FROM investors")  # noqa: S608
-    return await conn.fetch(
-        f"SELECT {INVESTOR_COLUMNS} FROM investors WHERE id = ANY($1::uuid[])",  # noqa: S608
-        list(ids),
-    )
+    return await _rows(conn, "investors", INVESTOR_COLUMNS, "id", "uuid", ids)
 
 
 async def wallets(conn: Conn, addresses: Sequence[str] | None = None) -> list[asyncpg.Record]:
-    if addresses is None:
-        return await conn.fetch(f"SELECT {WALLET_COLUMNS} FROM wallets")  # noqa: S608
-    return await conn.fetch(
-        f"SELECT {WALLET_COLUMNS} FROM wallets WHERE address = ANY($1::text[])",  # noqa: S608
-        list(addresses),
-    )
+    return await _rows(conn, "wallets", WALLET_COLUMNS, "address", "text", addresses)
 
 
 async def tokens(conn: Conn, ids: Sequence[Any] | None = None) -> list[asyncpg.Record]:
-    if ids is None:
-        return await conn.fetch(f"SELECT {TOKEN_COLUMNS} FROM tokens")  # noqa: S608
-    return await conn.fetch(
-        f"SELECT {TOKEN_COLUMNS} FROM tokens WHERE id = ANY($1::uuid[])",  # noqa: S608
-        list(ids),
-    )
+    return await _rows(conn, "tokens", TOKEN_COLUMNS, "id", "uuid", ids)
 
 
 async def published_policies(conn: Conn, policy_ids: Sequence[Any] | None = None) -> list[asyncpg.Record]:
@@ -56,24 +51,14 @@ async def published_policies(conn: Conn, policy_ids: Sequence[Any] | None = None
 
 
 async def sanctioned_addresses(conn: Conn, addresses: Sequence[str] | None = None) -> list[asyncpg.Record]:
-    if addresses is None:
-        return await conn.fetch(f"SELECT {SANCTION_COLUMNS} FROM sanctioned_addresses")  # noqa: S608
-    return await conn.fetch(
-        f"SELECT {SANCTION_COLUMNS} FROM sanctioned_addresses WHERE address = ANY($1::text[])",  # noqa: S608
-        list(addresses),
-    )
+    return await _rows(conn, "sanctioned_addresses", SANCTION_COLUMNS, "address", "text", addresses)
 
 
 WALLET_LABEL_COLUMNS = "address, source, category, risk_level, note"
 
 
 async def wallet_labels(conn: Conn, addresses: Sequence[str] | None = None) -> list[asyncpg.Record]:
-    if addresses is None:
-        return await conn.fetch(f"SELECT {WALLET_LABEL_COLUMNS} FROM wallet_labels")  # noqa: S608
-    return await conn.fetch(
-        f"SELECT {WALLET_LABEL_COLUMNS} FROM wallet_labels WHERE address = ANY($1::text[])",  # noqa: S608
-        list(addresses),
-    )
+    return await _rows(conn, "wallet_labels", WALLET_LABEL_COLUMNS, "address", "text", addresses)
 
 
 async def list_addresses(conn: Conn) -> list[asyncpg.Record]:
