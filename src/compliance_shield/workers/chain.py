@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import signal
 from collections.abc import AsyncIterator
 
 import asyncpg
@@ -12,6 +11,7 @@ import asyncpg
 from compliance_shield.adapters.chain.client import ChainClient
 from compliance_shield.bootstrap import create_pool, database_url
 from compliance_shield.settings import Settings
+from compliance_shield.workers import on_stop_signals
 
 
 class ChainMismatch(RuntimeError):
@@ -44,10 +44,7 @@ async def chain_resources(settings: Settings) -> AsyncIterator[tuple[asyncpg.Poo
 def stop_on_signals() -> asyncio.Event:
     """An event set by SIGINT/SIGTERM, so a worker finishes its pass and exits cleanly."""
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
+    on_stop_signals(stop.set)
     return stop
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import signal
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +19,7 @@ from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from compliance_shield.services.events import TOPIC as EVENTS_TOPIC
 from compliance_shield.settings import Settings
+from compliance_shield.workers import on_stop_signals
 
 log = structlog.get_logger(__name__)
 
@@ -147,9 +147,6 @@ async def start_with_retry(factory: Callable[[], Any], what: str) -> Any:
 async def run_until_signalled(work: Coroutine[Any, Any, None]) -> None:
     """Run ``work`` until SIGINT or SIGTERM, then cancel it (its ``finally`` blocks close the clients)."""
     task = asyncio.ensure_future(work)
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, task.cancel)
+    on_stop_signals(task.cancel)
     with contextlib.suppress(asyncio.CancelledError):
         await task
