@@ -6,7 +6,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 
 import asyncpg
 import psycopg
@@ -98,6 +98,21 @@ async def test_ensure_check_partitions_is_idempotent(tx_conn: asyncpg.Connection
     assert await tx_conn.fetchval("SELECT ensure_check_partitions(5)") == 2
     assert await _partitions(tx_conn) - before == {_partition_name(now, 4), _partition_name(now, 5)}
     assert await tx_conn.fetchval("SELECT ensure_check_partitions(5)") == 0
+
+
+async def test_decision_documents_are_stored_without_pglz_in_every_partition(tx_conn: asyncpg.Connection) -> None:
+    """facts and rules use lz4 where the server has it, else out-of-line storage without compression."""
+    await tx_conn.fetchval("SELECT ensure_check_partitions(6)")  # partitions made after the migration too
+    rows = await tx_conn.fetch(
+        """SELECT c.relname, a.attname, a.attstorage, a.attcompression FROM pg_attribute a
+             JOIN pg_class c ON c.oid = a.attrelid
+            WHERE c.relname LIKE 'transfer_compliance_checks%' AND c.relkind IN ('r', 'p')
+              AND a.attname IN ('facts', 'rules')"""
+    )
+    now = datetime.now(UTC)
+    assert {r["relname"] for r in rows} >= {_partition_name(now, 6), "transfer_compliance_checks_default"}
+    for row in rows:
+        assert row["attcompression"] == b"l" or row["attstorage"] == b"e", dict(row)
 
 
 async def test_ensure_check_partitions_rejects_a_silly_horizon(tx_conn: asyncpg.Connection) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -143,17 +143,15 @@ class OracleWriteOut(BaseModel):
     )
 
 
-class CheckOut(BaseModel):
-    """A recorded decision."""
+class CheckSummaryOut(BaseModel):
+    """A recorded decision without its rule trace and request echo (``view=summary``)."""
 
     id: UUID
     status: Outcome
     risk_score: int = Field(ge=0, le=100)
     reasons: list[ReasonOut]
-    rules: list[RuleTraceOut]
     restriction_code: int = Field(ge=0, le=255, description="ERC-1404 restriction code; 0 = none")
     policy: PolicyRef
-    request: dict[str, Any]
     token_id: UUID
     from_address: str
     to_address: str
@@ -166,21 +164,30 @@ class CheckOut(BaseModel):
     oracle: OracleWriteOut | None = Field(default=None, description="on-chain oracle write; null when none is queued")
 
 
+class CheckOut(CheckSummaryOut):
+    """A recorded decision: the summary, the per-rule trace and the request as received."""
+
+    rules: list[RuleTraceOut]
+    request: dict[str, Any]
+
+
+#: ``full``: the decision with its rule trace (the default); ``summary``: without trace and request
+CheckView = Literal["full", "summary"]
+
+
 def _display(address: str) -> str:
     return checksum(address) if is_evm_address(address) else address
 
 
-def check_out(row: dict[str, Any]) -> dict[str, Any]:
-    """Shape a stored check row as ``CheckOut``."""
-    return {
+def check_out(row: dict[str, Any], view: CheckView = "full") -> dict[str, Any]:
+    """Shape a stored check row as ``CheckOut`` (or ``CheckSummaryOut`` for ``view="summary"``)."""
+    shaped = {
         "id": row["id"],
         "status": row["status"],
         "risk_score": row["risk_score"],
         "reasons": row["reasons"],
-        "rules": row["rules"],
         "restriction_code": row["restriction_code"],
         "policy": {"id": row["policy_id"], "version": row["policy_version"], "hash": row["policy_hash"]},
-        "request": row["request"],
         "token_id": row["token_id"],
         "from_address": _display(row["from_address"]),
         "to_address": _display(row["to_address"]),
@@ -196,6 +203,10 @@ def check_out(row: dict[str, Any]) -> dict[str, Any]:
         },
         "oracle": _oracle_out(row.get("oracle")),
     }
+    if view == "full":
+        shaped["rules"] = row["rules"]
+        shaped["request"] = row["request"]
+    return shaped
 
 
 def _write_out(write: dict[str, Any]) -> dict[str, Any]:
@@ -231,7 +242,7 @@ class BatchResultOut(BaseModel):
     """Exactly one of ``check`` and ``error`` is set; ``status_code`` is what a single check would answer."""
 
     status_code: int
-    check: CheckOut | None = None
+    check: CheckOut | CheckSummaryOut | None = None
     error: ItemError | None = None
 
 

@@ -19,6 +19,7 @@ addresses under XBT and one address under several tokens):
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 
@@ -51,7 +52,14 @@ def normalize_evm(value: str) -> str:
 
 def checksum(value: str) -> str:
     """EIP-55 form of a (normalized or not) EVM address."""
-    return str(to_checksum_address(normalize_evm(value)))
+    return _eip55(normalize_evm(value))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _eip55(normalized: str) -> str:
+    # a Keccak hash per call (~60 µs); every answer shows both parties' addresses this way, and a
+    # platform's active wallets repeat, so the forms are remembered
+    return str(to_checksum_address(normalized))
 
 
 def normalize_any(value: str) -> str:

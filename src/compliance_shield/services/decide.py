@@ -112,6 +112,11 @@ class DecisionService:
         self.ledgers: dict[UUID, TokenLedger] = {}
         snapshot.on_change.append(self._on_reference_change)
 
+    @property
+    def max_batch(self) -> int:
+        """The most decisions recorded in one transaction."""
+        return self._max_batch
+
     def _on_reference_change(self, table: str, key: str) -> None:
         """Keep ledgers consistent with reference data that their aggregates or look-back use."""
         if table == "investors":  # the category may have changed: re-file the investor's holding
@@ -161,35 +166,49 @@ class DecisionService:
 
         Items fail independently (an unknown token or a reused key is that item's error); a
         failure to record the decisions fails every item it touched with ``ServiceUnavailable``.
+        The items are queued together, so they share group commits (up to ``max_batch`` each).
         """
+        received = time.perf_counter()
         # evidence is gathered concurrently first, so that queuing (and deciding) keeps the order
         requests = list(await asyncio.gather(*(self.with_evidence(r) for r in requests)))
-        answers = await asyncio.gather(*(self.check(r) for r in requests), return_exceptions=True)
-        results: list[dict[str, Any] | ComplianceShieldError] = []
-        for answer in answers:
-            if isinstance(answer, ComplianceShieldError | dict):
-                results.append(answer)
-            else:  # an unexpected failure is never passed off as a decision
-                raise answer
-        return results
+        results: list[dict[str, Any] | ComplianceShieldError | None] = [None] * len(requests)
+        queued: list[tuple[int, _Pending]] = []
+        for i, request in enumerate(requests):
+            if request.token_id not in self._snapshot.tokens:
+                results[i] = NotFound(f"token {request.token_id} not found", details={"field": "token_id"})
+                continue
+            pending = _Pending(request, received)
+            self._queue.put_nowait(pending)
+            queued.append((i, pending))
+        for i, pending in queued:
+            try:
+                results[i] = await pending.future
+            except ComplianceShieldError as exc:
+                results[i] = exc
+        return [r for r in results if r is not None]
 
     # -- the writer --------------------------------------------------------------------------
 
     async def _run(self) -> None:
         while True:
             batch = [await self._queue.get()]
+            self._drain(batch)
             deadline = time.perf_counter() + self._window
             while len(batch) < self._max_batch:
                 remaining = deadline - time.perf_counter()
                 if remaining <= 0:
-                    while len(batch) < self._max_batch and not self._queue.empty():
-                        batch.append(self._queue.get_nowait())
                     break
                 try:
                     batch.append(await asyncio.wait_for(self._queue.get(), remaining))
                 except TimeoutError:
                     break
+                self._drain(batch)
             await self._commit(batch)
+
+    def _drain(self, batch: list[_Pending]) -> None:
+        """Add what is already queued (up to the batch limit) without waiting."""
+        while len(batch) < self._max_batch and not self._queue.empty():
+            batch.append(self._queue.get_nowait())
 
     async def _commit(self, batch: list[_Pending]) -> None:
         #: the ledger changes made per token in this batch (also: which ledgers to drop on failure)

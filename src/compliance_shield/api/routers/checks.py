@@ -14,6 +14,8 @@ from compliance_shield.api.schemas import (
     CancelIn,
     CheckOut,
     CheckPage,
+    CheckSummaryOut,
+    CheckView,
     SettleIn,
     TransferCheckBatchIn,
     TransferCheckBatchOut,
@@ -40,9 +42,15 @@ IdempotencyKey = Annotated[
 ]
 
 
+View = Annotated[
+    CheckView,
+    Query(description="`summary` leaves out the rule trace and the request echo (the stored record keeps both)"),
+]
+
+
 @router.post(
     "/transfer-check",
-    response_model=CheckOut,
+    response_model=CheckOut | CheckSummaryOut,
     summary="Decide a transfer",
     responses={404: {"description": "unknown token"}, 409: {"description": "Idempotency-Key reused"},
                422: {"description": "invalid field"}, 503: {"description": "decision could not be recorded"}},
@@ -50,6 +58,7 @@ IdempotencyKey = Annotated[
 async def transfer_check(
     body: TransferCheckIn,
     idempotency_key: IdempotencyKey = None,
+    view: View = "full",
     principal: Principal = Depends(CHECK),
     c: Container = Depends(container),
 ) -> Response:
@@ -59,7 +68,7 @@ async def transfer_check(
     ``expires_at``.
     """
     row = await c.decisions.check(body.to_check_request(principal.sub, idempotency_key))
-    return json_response(check_out(row))
+    return json_response(check_out(row, view))
 
 
 @router.post(
@@ -70,7 +79,10 @@ async def transfer_check(
                503: {"description": "decisions could not be recorded"}},
 )  # fmt: skip
 async def transfer_check_batch(
-    body: TransferCheckBatchIn, principal: Principal = Depends(CHECK), c: Container = Depends(container)
+    body: TransferCheckBatchIn,
+    view: View = "full",
+    principal: Principal = Depends(CHECK),
+    c: Container = Depends(container),
 ) -> Response:
     """Each item has the semantics of a single check (its own reservation, idempotency key and record).
 
@@ -91,7 +103,7 @@ async def transfer_check_batch(
             error = {"code": answer.code, "message": answer.message, "details": answer.details}
             results.append({"status_code": answer.status, "error": error})
         else:
-            results.append({"status_code": 200, "check": check_out(answer)})
+            results.append({"status_code": 200, "check": check_out(answer, view)})
     return json_response({"results": results})
 
 
