@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from builders import NOW, make_facts, make_investor, make_receiver, make_token, policy_document
 
-from compliance_shield.domain.decision import Decision, RuleOutcome
+from compliance_shield.domain.decision import Decision, RuleOutcome, RuleTrace
 from compliance_shield.domain.engine import ENGINE_VERSION, evaluate
 from compliance_shield.domain.facts import Facts
 from compliance_shield.domain.policy import (
@@ -239,3 +239,18 @@ def test_evaluate_is_deterministic() -> None:
     policy = compile_policy(policy_document({"rule": "pep_review"}, {"rule": "kyc_verified"}))
     facts = make_facts(receiver=make_receiver(make_investor("Minister", pep=True)))
     assert evaluate(policy, facts, NOW) == evaluate(policy, facts, NOW)
+
+
+def test_repeated_passes_share_one_outcome_and_trace_line() -> None:
+    from compliance_shield.domain.rules.identity import passed
+
+    first = passed("KYC verified and current", checked=("sender", "receiver"))
+    assert first is passed("KYC verified and current", checked=("sender", "receiver"))
+    assert first.shared
+    assert first.details == {"checked": ("sender", "receiver")}
+    unhashable = passed("KYC verified and current", checked=["sender"])
+    assert not unhashable.shared
+    assert unhashable is not passed("KYC verified and current", checked=["sender"])
+    # tuples are written as JSON arrays, as lists were
+    trace = RuleTrace(rule="kyc_verified", result=RuleResult.PASS, details=first.details)
+    assert trace.to_json()["details"] == {"checked": ["sender", "receiver"]}

@@ -34,17 +34,6 @@ DEFAULT_RISK_POINTS: dict[RuleResult, int] = {
 _ADVERSE = (RuleResult.FAIL, RuleResult.REVIEW, RuleResult.ERROR)
 
 
-def _run(rule: CompiledRule, facts: Facts, now: datetime) -> RuleOutcome:
-    try:
-        return rule.definition.check(rule.params, facts, now)
-    except Exception as exc:  # a broken rule must fail closed, never approve
-        return RuleOutcome(
-            result=RuleResult.ERROR,
-            code=ReasonCode.RULE_ERROR,
-            message=f"rule raised {type(exc).__name__}: {exc}",
-        )
-
-
 #: bound on remembered traces per rule (static outcomes are few: one per message)
 _TRACE_CACHE_SIZE = 64
 
@@ -91,13 +80,24 @@ def _build_trace(rule: CompiledRule, outcome: RuleOutcome) -> RuleTrace:
 
 def evaluate(policy: CompiledPolicy, facts: Facts, now: datetime) -> Decision:
     """Run every rule of ``policy`` on ``facts`` at time ``now`` and combine the results."""
-    traces = tuple([_trace(rule, _run(rule, facts, now)) for rule in policy.rules])
+    traces: list[RuleTrace] = []
     score = 0
     first_fail: ReasonCode | None = None
     first_other: ReasonCode | None = None
     reasons: list[Reason] = []
-    # one pass over the trace (this runs for every check)
-    for t in traces:
+    # one pass: run, trace and combine (this runs for every check, so _run/_trace are inlined)
+    for rule in policy.rules:
+        try:
+            outcome = rule.definition.check(rule.params, facts, now)
+        except Exception as exc:  # a broken rule must fail closed, never approve
+            outcome = RuleOutcome(
+                result=RuleResult.ERROR,
+                code=ReasonCode.RULE_ERROR,
+                message=f"rule raised {type(exc).__name__}: {exc}",
+            )
+        cached = rule.trace_cache.get(id(outcome)) if outcome.shared else None
+        t = cached[1] if cached is not None and cached[0] is outcome else _trace(rule, outcome)
+        traces.append(t)
         score += t.risk_points
         if t.code is None:
             continue
@@ -120,7 +120,7 @@ def evaluate(policy: CompiledPolicy, facts: Facts, now: datetime) -> Decision:
         status=status,
         risk_score=score,
         reasons=tuple(reasons),
-        rules=traces,
+        rules=tuple(traces),
         restriction_code=restriction_code(first),
         engine_version=ENGINE_VERSION,
     )

@@ -8,6 +8,7 @@ the other rule modules share.
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Literal
 
@@ -38,9 +39,19 @@ def receiver_checked(facts: Facts) -> bool:
 
 
 def passed(message: str, **details: object) -> RuleOutcome:
+    """A pass. With hashable details (str, int, tuples …) the outcome is shared like ``static``:
+    most passes repeat exactly, and the engine then reuses their trace line and its JSON form."""
     if not details:
         return static(RuleResult.PASS, message)
-    return RuleOutcome(result=RuleResult.PASS, message=message, details=dict(details))
+    try:
+        return _shared_pass(message, tuple(details.items()))
+    except TypeError:  # unhashable details: a fresh outcome
+        return RuleOutcome(result=RuleResult.PASS, message=message, details=dict(details))
+
+
+@functools.lru_cache(maxsize=4096)
+def _shared_pass(message: str, details: tuple[tuple[str, object], ...]) -> RuleOutcome:
+    return RuleOutcome(result=RuleResult.PASS, message=message, details=dict(details), shared=True)
 
 
 def not_applicable(message: str) -> RuleOutcome:
@@ -82,18 +93,19 @@ def _kyc_problem(side: Side, party: PartyFacts, now: datetime) -> tuple[ReasonCo
     "Both parties' investors have verified KYC that has not expired (no expiry on file = no expiry).",
 )
 def kyc_verified(params: NoParams, facts: Facts, now: datetime) -> RuleOutcome:
+    parties = checked_parties(facts)
     # an investor whose KYC provider could not be asked has no current answer: judge the others
-    unknown = {check.investor_id for check in facts.kyc_checks if check.status is None}
-    undecided = [side for side, party in checked_parties(facts) if party.investor and party.investor.id in unknown]
+    unknown = {check.investor_id for check in facts.kyc_checks if check.status is None} if facts.kyc_checks else ()
+    undecided = [side for side, party in parties if party.investor and party.investor.id in unknown]
     problems = [
         (side, found)
-        for side, party in checked_parties(facts)
+        for side, party in parties
         if side not in undecided and (found := _kyc_problem(side, party, now)) is not None
     ]
     if not problems and undecided:
         return unavailable(f"the KYC provider gave no current answer for the {' and '.join(undecided)}")
     if not problems:
-        return passed("KYC verified and current", checked=[side for side, _ in checked_parties(facts)])
+        return passed("KYC verified and current", checked=tuple(side for side, _ in parties))
     # "not verified" is the stronger finding, so it names the outcome when both occur
     problems.sort(key=lambda p: p[1][0] is not ReasonCode.KYC_NOT_VERIFIED)
     return RuleOutcome(

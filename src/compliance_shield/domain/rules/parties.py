@@ -109,4 +109,4 @@ def sanctioned_party(params: SanctionedPartyParams, facts: Facts, now: datetime)
         return unavailable("; ".join(missing))
     if not checked:
         return not_applicable("no party with an investor record to check")
-    return passed("no party name matches a sanctions list", list_versions=sorted(versions))
+    return passed("no party name matches a sanctions list", list_versions=tuple(sorted(versions)))

@@ -95,6 +95,8 @@ def wallet_risk(params: WalletRiskParams, facts: Facts, now: datetime) -> RuleOu
         for signal in evidence.signals
         if _key(signal.address) in addresses or not _matches_any(signal, facts)
     ]
+    if not judged and evidence.kyt != "pending":  # the common case: nothing to report
+        return passed("no wallet-risk signal for the transfer's addresses", sources=tuple(evidence.sources))
     details = {
         "signals": [{"verdict": verdict, **signal.model_dump(mode="json")} for signal, verdict in judged],
         "sources": list(evidence.sources),
@@ -114,8 +116,6 @@ def wallet_risk(params: WalletRiskParams, facts: Facts, now: datetime) -> RuleOu
             message="transaction screening (KYT) has not finished for this transfer",
             details=details,
         )
-    if not judged:
-        return passed("no wallet-risk signal for the transfer's addresses", sources=list(evidence.sources))
     return RuleOutcome(
         result=RuleResult.PASS,
         message="wallet-risk signals below review level: " + "; ".join(_describe(s) for s, _ in judged),

@@ -4,6 +4,7 @@ travel rule and the large-transfer review. Currency thresholds use the token's p
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
@@ -26,7 +27,7 @@ TravelRuleField = Literal["name", "account", "address", "national_id", "date_of_
 
 
 def _country_hits(
-    facts: Facts, lists: dict[str, frozenset[str]], apply_to: str = "both"
+    facts: Facts, lists: dict[str, Collection[str]], apply_to: str = "both"
 ) -> tuple[list[dict[str, str]], int]:
     """Matches of the checked parties' residence and nationality against named lists.
 
@@ -35,14 +36,17 @@ def _country_hits(
     hits: list[dict[str, str]] = []
     checked = 0
     for side, party in checked_parties(facts):
-        if party.investor is None or (apply_to == "receiver" and side != "receiver"):
+        investor = party.investor
+        if investor is None or (apply_to == "receiver" and side != "receiver"):
             continue
         checked += 1
-        for attribute in ("country", "nationality"):
-            value = getattr(party.investor, attribute)
+        for attribute, value in (("country", investor.country), ("nationality", investor.nationality)):
+            if value is None:
+                continue
+            code = value.upper()
             for list_name, codes in lists.items():
-                if value is not None and value.upper() in codes:
-                    hits.append({"party": side, "field": attribute, "country": value.upper(), "list": list_name})
+                if code in codes:
+                    hits.append({"party": side, "field": attribute, "country": code, "list": list_name})
     return hits, checked
 
 
@@ -62,7 +66,7 @@ class CountryBlockedParams(RuleParams):
     "A party resident in or a national of a blocked country (policy or FATF countermeasures) is refused.",
 )
 def country_blocked(params: CountryBlockedParams, facts: Facts, now: datetime) -> RuleOutcome:
-    lists = {"policy": frozenset(params.countries)}
+    lists: dict[str, Collection[str]] = {"policy": params.countries}
     missing_lists = params.include_fatf_call_for_action and facts.countries is None
     if params.include_fatf_call_for_action and facts.countries is not None:
         lists["FATF call-for-action"] = facts.countries.call_for_action
@@ -96,7 +100,7 @@ class CountryReviewParams(RuleParams):
     "A party tied to a listed country (policy list, FATF grey list, FATF EDD list) is sent to review.",
 )
 def country_review(params: CountryReviewParams, facts: Facts, now: datetime) -> RuleOutcome:
-    lists = {"policy": frozenset(params.countries)}
+    lists: dict[str, Collection[str]] = {"policy": params.countries}
     wants_fatf = params.include_fatf_increased_monitoring or params.include_fatf_call_for_action_edd
     if facts.countries is not None:
         if params.include_fatf_increased_monitoring:
@@ -150,7 +154,7 @@ def sanctioned_address(params: NoParams, facts: Facts, now: datetime) -> RuleOut
         for hit in evidence.hits
     ]
     if not hits:
-        return passed("no address on a sanctions list", list_versions=list(evidence.list_versions))
+        return passed("no address on a sanctions list", list_versions=tuple(evidence.list_versions))
     return RuleOutcome(
         result=RuleResult.FAIL,
         code=ReasonCode.SANCTIONED_ADDRESS,
