@@ -1,41 +1,34 @@
-"""What the HTTP benchmarks share: the servers they start, the load loop, and the accounting.
+"""What the HTTP benchmarks share: where the load goes, server processes and the load loop.
 
-- ``LocalService`` seeds the demo data set into a throw-away ``DATA_DIR``, makes an admin token
-  and runs ``compliance-shield serve``; it stops what it started (SIGTERM, then kill; PostgreSQL
-  too). ``ServerProcess`` is the part ``bench.baseline`` reuses for its trivial app.
+- ``ServerProcess`` runs a server in a session of its own and stops it (SIGTERM, then kill);
+  ``bench.service.LocalService`` (the service, seeded) and ``bench.baseline`` (the trivial app)
+  start theirs with it.
 - ``run_load`` keeps one request in flight per keep-alive ``Connection`` (a lean HTTP/1.1 client)
   until a time or a count is reached; ``timed_post`` records each answer's latency and status
   in a ``Tally``.
-- ``cpu_now`` says where the cores went (load generator, server, PostgreSQL, the whole machine);
-  ``count_stored`` counts decision rows in the service's database.
+
+``bench.accounting`` says where the cores went and what the database holds.
 """
 
 from __future__ import annotations
 
 import asyncio
-import atexit
 import contextlib
-import json
 import math
 import os
-import secrets
 import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
-import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 from urllib.parse import urlsplit
 
-import asyncpg
 import httpx
 from rich.console import Console
 
@@ -59,12 +52,16 @@ class Service:
     database_url: str | None = None
     server_pid: int | None = None
     postgres_pid: int | None = None
+    #: how long seeding took and how long the server took to answer ``/ready`` (when we started it)
+    seed_seconds: float | None = None
+    ready_seconds: float | None = None
 
 
 # -- server processes ------------------------------------------------------------------------
 
 
-def _cli() -> str:
+def cli_path() -> str:
+    """The installed ``compliance-shield`` command (beside this interpreter, else on the PATH)."""
     beside = Path(sys.executable).with_name("compliance-shield")
     found = str(beside) if beside.exists() else shutil.which("compliance-shield")
     if found is None:
@@ -116,88 +113,6 @@ class ServerProcess:
                 err.print("[yellow]the server ignored SIGTERM for 30 s: killing it[/yellow]")
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(10)
-
-
-class LocalService(AbstractContextManager[Service]):
-    """Seed, start and finally stop ``compliance-shield serve`` on a temporary ``DATA_DIR``."""
-
-    def __init__(self, workers: int, investors: int) -> None:
-        self.workers = workers
-        self.investors = investors
-        self.root = Path(tempfile.mkdtemp(prefix="cs-bench-"))  # short: PostgreSQL's socket lives in it
-        self.data_dir = self.root / "data"
-        self.server: ServerProcess | None = None
-        self.pg: Any = None
-
-    def __enter__(self) -> Service:
-        try:
-            return self._start()
-        except BaseException:
-            self._stop()
-            raise
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop()
-
-    def _env(self, port: int, secret: str) -> dict[str, str]:
-        if not os.environ.get("XDG_RUNTIME_DIR"):
-            # pgserver keeps its lock there and warns without it; removed after pgserver's own exit hook
-            runtime = tempfile.mkdtemp(prefix="cs-bench-xdg-")  # mode 0700
-            atexit.register(shutil.rmtree, runtime, True)
-            os.environ["XDG_RUNTIME_DIR"] = runtime
-        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "WORKERS", "HOST")}
-        env |= {"DATA_DIR": str(self.data_dir), "PORT": str(port), "JWT_SECRET": secret, "LOG_LEVEL": "WARNING"}
-        return env
-
-    def _run(self, env: dict[str, str], *args: str) -> str:
-        done = subprocess.run(
-            [_cli(), *args], env=env | {"COLUMNS": "250"}, capture_output=True, timeout=900, check=False
-        )
-        if done.returncode != 0:
-            raise BenchError(f"compliance-shield {' '.join(args)} failed ({done.returncode}):\n{done.stderr.decode()}")
-        return done.stdout.decode()
-
-    def _start(self) -> Service:
-        port = free_port()
-        env = self._env(port, secrets.token_urlsafe(36))  # 48 characters
-        self.data_dir.mkdir()
-        err.print(f"seeding {self.investors} investors into {self.data_dir} ...")
-        out = self._run(env, "seed", "--investors", str(self.investors))
-        seeded = json.loads(out[out.index("{") :])
-        tokens = ", ".join(seeded["tokens"])
-        err.print(f"seeded {seeded['investors']} investors, {seeded['holdings']} holdings of {tokens}")
-        import pgserver  # only now: it reads XDG_RUNTIME_DIR on import
-
-        self.pg = pgserver.get_server(  # type: ignore[attr-defined]
-            str(self.data_dir / "postgres"), cleanup_mode=None
-        )
-        token = self._run(env, "token", "--sub", "bench", "--roles", "admin,checker", "--ttl", "86400").strip()
-        err.print(f"starting compliance-shield serve --workers {self.workers} on port {port} ...")
-        self.server = ServerProcess([_cli(), "serve", "--workers", str(self.workers)], env, self.root / "serve.log")
-        base = f"http://{HOST}:{port}"
-        self.server.wait_ready(base + "/ready")
-        return Service(
-            base_url=base,
-            token=token,
-            workers=self.workers,
-            database_url=str(self.pg.get_uri()),
-            server_pid=self.server.process.pid,
-            postgres_pid=self.pg.get_pid(),
-        )
-
-    def _stop(self) -> None:
-        if self.server is not None:
-            self.server.stop()
-        if self.pg is not None:
-            import pgserver
-
-            try:
-                pgserver.pg_ctl(  # type: ignore[attr-defined]
-                    ["-w", "-m", "fast", "stop"], pgdata=self.pg.pgdata, user=self.pg.system_user, timeout=60
-                )
-            except (subprocess.SubprocessError, OSError) as exc:
-                err.print(f"[yellow]could not stop PostgreSQL in {self.pg.pgdata}: {exc}[/yellow]")
-        shutil.rmtree(self.root, ignore_errors=True)
 
 
 # -- the load loop ---------------------------------------------------------------------------
@@ -378,115 +293,3 @@ def runner() -> asyncio.Runner:
     except ImportError:
         return asyncio.Runner()
     return asyncio.Runner(loop_factory=uvloop.new_event_loop)
-
-
-# -- accounting ------------------------------------------------------------------------------
-
-
-def _tree_cpu(root: int | None) -> float | None:
-    """CPU seconds used by ``root`` and its descendants (reaped children included)."""
-    if root is None or not Path("/proc/self/stat").exists():
-        return None
-    stats: dict[int, tuple[int, float]] = {}
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            try:
-                fields = Path(entry.path, "stat").read_text().rsplit(")", 1)[1].split()
-            except (OSError, IndexError):
-                continue
-            stats[int(entry.name)] = (int(fields[1]), sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK"))
-    total, todo = 0.0, [root]
-    while todo:
-        pid = todo.pop()
-        total += stats.get(pid, (0, 0.0))[1]
-        todo.extend(child for child, (parent, _) in stats.items() if parent == pid)
-    return total
-
-
-def _machine_cpu() -> float | None:
-    """CPU seconds all processes used (``/proc/stat``): the noise of a shared machine shows here."""
-    try:
-        ticks = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
-    except (OSError, ValueError):
-        return None
-    idle, iowait = ticks[3], ticks[4]
-    return (sum(ticks) - idle - iowait) / os.sysconf("SC_CLK_TCK")
-
-
-def cpu_now(service: Service) -> dict[str, float | None]:
-    return {
-        "load generator": time.process_time(),
-        "server": _tree_cpu(service.server_pid),
-        "postgres": _tree_cpu(service.postgres_pid),
-        "whole machine": _machine_cpu(),
-    }
-
-
-def cpu_cores(before: dict[str, float | None], after: dict[str, float | None], elapsed: float) -> dict[str, float]:
-    """Cores busy on average between two ``cpu_now`` readings."""
-    return {
-        name: round((end - start) / elapsed, 2)
-        for name, end in after.items()
-        if end is not None and (start := before[name]) is not None
-    }
-
-
-def cpu_ms_each(cores: dict[str, float], rate: float) -> dict[str, float]:
-    """CPU milliseconds per unit of work (request, check) of each of our processes, at ``rate`` a second.
-
-    Unlike throughput, this does not depend on which side ran out of cores first.
-    """
-    if not rate:
-        return {}
-    return {name: round(busy / rate * 1000, 3) for name, busy in cores.items() if name != "whole machine"}
-
-
-async def count_stored(database_url: str, ids: set[str] | None = None) -> int:
-    """Decision rows in the database: all of them, or those among ``ids``."""
-    conn = await asyncpg.connect(database_url, timeout=10)
-    try:
-        if ids is None:
-            return int(await conn.fetchval("SELECT count(*) FROM transfer_compliance_checks"))
-        return int(
-            await conn.fetchval(
-                "SELECT count(*) FROM transfer_compliance_checks WHERE id = ANY($1::uuid[])",
-                [uuid.UUID(i) for i in ids],
-            )
-        )
-    finally:
-        await conn.close()
-
-
-#: counters of the service read from ``/metrics`` after the run (cumulative since the server started)
-SERVER_METRICS = (
-    "compliance_commit_batch_size_sum",
-    "compliance_commit_batch_size_count",
-    "compliance_commit_failures_total",
-    "compliance_ledger_reloads_total",
-)
-
-
-async def server_metrics(http: httpx.AsyncClient) -> dict[str, float]:
-    """The ``SERVER_METRICS`` of whichever server process answers (all of them with one worker)."""
-    response = await http.get("/metrics")
-    if response.status_code != 200:
-        return {}
-    values: dict[str, float] = {}
-    for line in response.text.splitlines():
-        name, _, value = line.partition(" ")
-        if name in SERVER_METRICS:
-            values[name] = float(value)
-    return values
-
-
-def describe_metrics(metrics: dict[str, float], workers: int | None) -> str:
-    commits = metrics.get("compliance_commit_batch_size_count")
-    if not commits:
-        return "—"
-    batch = metrics["compliance_commit_batch_size_sum"] / commits
-    return (
-        f"{commits:,.0f} group commits, {batch:.1f} decisions each on average; "
-        f"{metrics.get('compliance_ledger_reloads_total', 0):,.0f} ledger reloads; "
-        f"{metrics.get('compliance_commit_failures_total', 0):,.0f} failed commits"
-        + ("" if workers == 1 else " (counters of the one server process that answered /metrics)")
-    )

@@ -35,15 +35,13 @@ from bench._harness import (
     Service,
     Tally,
     connections,
-    cpu_cores,
-    cpu_ms_each,
-    cpu_now,
     err,
     free_port,
     latency_ms,
     run_load,
     timed_post,
 )
+from bench.accounting import cpu_cores, cpu_ms_each, cpu_now
 
 PATH = "/baseline"
 #: the answer: shaped like a (much shorter) decision

@@ -12,8 +12,12 @@ repeats got their original decision back, that the non-compliant kinds were reje
 reason and that every distinct decision answered is stored (read from the database). Exit
 status: 0 when every check passed, 1 when one failed, 2 when the bench could not run.
 
-    python -m bench.batch [--seconds 20] [--batch-size 1000] [--concurrency 4] [--workers 1]
-                          [--investors 1000] [--url U --token T] [--json]
+    python -m bench.batch [--seconds 20] [--batch-size 1000] [--concurrency 4] [--view full|summary]
+                          [--workers 2] [--investors 100000 --wallets-per-investor 2 --tokens 20]
+                          [--url U --token T] [--json]
+
+``--view summary`` asks for answers without the rule trace and request echo (the records keep
+both), as a platform that only needs the outcome would.
 """
 
 from __future__ import annotations
@@ -28,22 +32,11 @@ from typing import Any
 import orjson
 from rich.console import Console
 
-from bench._harness import Connection, Service, cpu_ms_each, describe_metrics, latency_ms, timed_post
-from bench.checks import (
-    CHECK_PATH,
-    CheckTally,
-    Driver,
-    Measured,
-    Pick,
-    add_service_arguments,
-    check_arguments,
-    correctness,
-    findings,
-    measure,
-    render_findings,
-    render_table,
-    run_main,
-)
+from bench._harness import Connection, Service, latency_ms, timed_post
+from bench.accounting import cpu_ms_each, describe_metrics
+from bench.checks import add_service_arguments, check_arguments, run_main
+from bench.load import CHECK_PATH, CheckTally, Driver, Measured, Pick, measure
+from bench.report import correctness, findings, render_findings, render_table
 
 BATCH_PATH = f"{CHECK_PATH}/batch"
 #: the most transfers the endpoint takes in one batch
@@ -68,9 +61,10 @@ def _item(pick: Pick) -> bytes:
 class BatchSender:
     """Sends batches of the driver's picks and records each item's answer as a single check's."""
 
-    def __init__(self, driver: Driver, size: int) -> None:
+    def __init__(self, driver: Driver, size: int, view: str) -> None:
         self.driver = driver
         self.size = size
+        self.path = f"{BATCH_PATH}?view={view}"
 
     def picks(self) -> list[Pick]:
         picks: list[Pick] = []
@@ -85,7 +79,7 @@ class BatchSender:
     async def send(self, conn: Connection, tally: BatchTally) -> None:
         picks = self.picks()
         payload = b'{"transfers":[' + b",".join(_item(p) for p in picks) + b"]}"
-        content = await timed_post(conn, BATCH_PATH, payload, {}, tally)
+        content = await timed_post(conn, self.path, payload, {}, tally)
         if content is None:
             return
         results = orjson.loads(content)["results"]
@@ -119,6 +113,7 @@ def summarize(service: Service, args: argparse.Namespace, run: Measured[BatchTal
         "workers": service.workers,
         "concurrency": args.concurrency,
         "batch_size": args.batch_size,
+        "view": args.view,
         "seconds": round(run.elapsed, 3),
         "warmup_batches": sum(warmup.statuses.values()),
         "batches": batches,
@@ -137,9 +132,10 @@ def summarize(service: Service, args: argparse.Namespace, run: Measured[BatchTal
 
 
 async def bench(service: Service, args: argparse.Namespace) -> tuple[dict[str, Any], list[bytes]]:
-    run = await measure(
-        service, args, BatchTally, lambda driver: BatchSender(driver, args.batch_size).send, warmup=args.concurrency
-    )
+    def sender(driver: Driver) -> Any:
+        return BatchSender(driver, args.batch_size, args.view).send
+
+    run = await measure(service, args, BatchTally, sender, warmup=args.concurrency)
     return summarize(service, args, run), []
 
 
@@ -147,7 +143,7 @@ def render(report: dict[str, Any], console: Console) -> None:
     rows = [
         ("server workers", str(report["workers"] or "?")),
         ("connections", f"{report['concurrency']} (one batch in flight each)"),
-        ("batch size", f"{report['batch_size']:,} transfers"),
+        ("batch size", f"{report['batch_size']:,} transfers, view={report['view']}"),
         ("traded tokens", ", ".join(f"{s} ({n} holders)" for s, n in report["tokens"].items())),
         ("duration", f"{report['seconds']:.1f} s (after {report['warmup_batches']} warm-up batches)"),
         ("batches", f"{report['batches']:,} ({report['batches_per_second']:,.2f}/s)"),
@@ -173,6 +169,9 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=20.0, help="measuring time (default 20)")
     parser.add_argument("--batch-size", type=int, default=MAX_BATCH, help=f"transfers a batch (default {MAX_BATCH})")
     parser.add_argument("--concurrency", type=int, default=4, help="keep-alive connections (default 4)")
+    parser.add_argument(
+        "--view", choices=("full", "summary"), default="full", help="answer shape asked for (default full)"
+    )
     add_service_arguments(parser)
     args = parser.parse_args(argv)
     check_arguments(parser, args, ("seconds", "batch_size", "concurrency", "workers", "investors"))

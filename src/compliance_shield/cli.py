@@ -57,16 +57,23 @@ def migrate() -> None:
     console.print(f"[green]migrated[/green] to {current_revision(url)}")
 
 
-async def _seed(settings: Settings, url: str, investors: int) -> dict[str, Any]:
+async def _seed(
+    settings: Settings, url: str, investors: int, wallets_per_investor: int = 1, tokens: int = 4
+) -> dict[str, Any]:
     from compliance_shield.bootstrap import create_pool
     from compliance_shield.reference_data import load_country_lists
     from compliance_shield.services.policies import PolicyService
-    from compliance_shield.services.seed import seed_demo
+    from compliance_shield.services.screening import ScreeningService
+    from compliance_shield.services.seed import seed_demo, seed_progress
+    from compliance_shield.services.seed_data import DataSetSize
     from compliance_shield.services.snapshot import Snapshot
 
+    size = DataSetSize(investors, wallets_per_investor, tokens)
     pool = await create_pool(url, 4)
     try:
-        summary = await seed_demo(pool, PolicyService(pool, Snapshot(load_country_lists())), investors=investors)
+        with seed_progress() as progress:
+            policies = PolicyService(pool, Snapshot(load_country_lists()))
+            summary = await seed_demo(pool, policies, ScreeningService(pool), size=size, progress=progress)
     finally:
         await pool.close()
     return {
@@ -79,7 +86,11 @@ async def _seed(settings: Settings, url: str, investors: int) -> dict[str, Any]:
 
 
 @app.command()
-def seed(investors: Annotated[int, typer.Option(min=10, max=200_000)] = 1000) -> None:
+def seed(
+    investors: Annotated[int, typer.Option(min=10, max=1_000_000)] = 1000,
+    wallets_per_investor: Annotated[int, typer.Option(min=1, max=10, help="wallets bound to each investor")] = 1,
+    tokens: Annotated[int, typer.Option(min=1, max=20, help="tokens, taking the shipped templates in turn")] = 4,
+) -> None:
     """Load the demo data set (tokens on each template, investors, wallets, holdings)."""
     from compliance_shield.bootstrap import database_url
     from compliance_shield.db.migrate import upgrade
@@ -87,7 +98,7 @@ def seed(investors: Annotated[int, typer.Option(min=10, max=200_000)] = 1000) ->
     settings = _settings()
     url, _ = database_url(settings)
     upgrade(url)
-    console.print_json(json.dumps(_run(lambda: _seed(settings, url, investors))))
+    console.print_json(json.dumps(_run(lambda: _seed(settings, url, investors, wallets_per_investor, tokens))))
 
 
 def _demo_banner(settings: Settings, summary: dict[str, Any] | None) -> None:

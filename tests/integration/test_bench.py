@@ -64,21 +64,31 @@ def test_load_benchmark_stores_every_decision_it_answers_and_measures_the_baseli
     bench_env: dict[str, str],
 ) -> None:
     code, stdout, stderr = run_bench(
-        bench_env, "bench.checks", "--seconds", "2", "--concurrency", "8", "--investors", "200", "--json"
-    )
+        bench_env, "bench.checks", "--seconds", "2", "--concurrency", "8", "--json",
+        "--investors", "400", "--wallets-per-investor", "2", "--tokens", "8",
+    )  # fmt: skip
     assert code == 0, stdout + stderr
     report = json.loads(stdout.strip().splitlines()[-1])
+    # the data set seeded is the one asked for (the issuer's treasury is one more investor, one wallet)
+    data_set = report["data_set"]
+    assert (data_set["investors"], data_set["wallets"], data_set["tokens"]) == (401, 801, 8)
+    assert data_set["holdings"] > 400
+    assert len(report["tokens"]) == 8
+    assert report["seed_seconds"] > 0
+    assert report["ready_seconds"] > 0
     assert report["requests"] > 0
     assert report["errors"] == {}
     assert report["transport_errors"] == {}
     assert report["db_check"] == "done"
     assert report["stored_decisions"] == report["distinct_decisions"] > 0
-    assert {"APPROVED", "REJECTED"} <= set(report["outcomes"])
+    assert {"APPROVED", "REJECTED", "ESCALATED"} <= set(report["outcomes"])
+    assert report["outcomes"]["APPROVED"] > report["outcomes"]["REJECTED"] + report["outcomes"]["ESCALATED"]
+    assert {kind.split(" → ")[0] for kind in report["by_kind"]} == {"ordinary", "unbound", "over_balance", "pep"}
     assert report["idempotent_repeats"] > 0
     assert report["repeat_mismatches"] == 0
     assert all(check["ok"] for check in report["checks"]), report["checks"]
     baseline = report["baseline"]
-    assert baseline["workers"] == report["workers"] == 1
+    assert baseline["workers"] == report["workers"] == 2
     assert baseline["requests"] > 0
     assert baseline["errors"] == {}
     assert baseline["transport_errors"] == {}
@@ -90,11 +100,13 @@ def test_load_benchmark_stores_every_decision_it_answers_and_measures_the_baseli
 
 def test_batch_benchmark_answers_every_item_and_stores_every_decision(bench_env: dict[str, str]) -> None:
     code, stdout, stderr = run_bench(
-        bench_env, "bench.batch", "--seconds", "2", "--batch-size", "50", "--investors", "200", "--json"
-    )
+        bench_env, "bench.batch", "--seconds", "2", "--batch-size", "50", "--investors", "200", "--view", "summary",
+        "--json",
+    )  # fmt: skip
     assert code == 0, stdout + stderr
     report = json.loads(stdout.strip().splitlines()[-1])
     assert report["batch_size"] == 50
+    assert report["view"] == "summary"
     assert report["batches"] > 0
     assert report["transfers_checked"] > 0
     assert report["errors"] == {}
