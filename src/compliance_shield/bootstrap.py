@@ -26,6 +26,7 @@ from compliance_shield.providers import Providers, build_providers
 from compliance_shield.reference_data import load_country_lists
 from compliance_shield.services.certificates import CertificateService
 from compliance_shield.services.decide import DecisionService
+from compliance_shield.services.heap import freeze_long_lived
 from compliance_shield.services.kyc import KycService
 from compliance_shield.services.lists import ListService
 from compliance_shield.services.outbox import EventFeed
@@ -178,6 +179,7 @@ async def build_container(
     await snapshot.watch(lambda: connect(url, "compliance-shield-listener"))
     screening = ScreeningService(pool, snapshot)
     await screening.start()  # the name index is loaded before anything is screened
+    freeze_long_lived()  # the snapshot and the name index stay: keep them out of GC passes
     refdata = ReferenceDataService(pool, snapshot, screening)
     providers = await build_providers(settings, pool, snapshot, refdata, http=provider_http)
     decisions = DecisionService(

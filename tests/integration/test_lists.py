@@ -111,8 +111,9 @@ async def test_a_new_version_supersedes_the_active_one(container: Container) -> 
     assert (first.status, second.status, second.previous) == ("imported", "imported", first.label)
     versions = await container.lists.versions(source)
     assert [(v["label"], v["status"]) for v in versions] == [(second.label, "active"), (first.label, "superseded")]
-    # the superseded version's address is no longer screened
-    assert "0x" + "cd" * 20 not in container.snapshot.sanctions
+    # the superseded version's address is no longer screened (other lists may carry it too)
+    hits = container.snapshot.sanctions.get("0x" + "cd" * 20, ())
+    assert first.label not in {hit.list_version for hit in hits}
 
 
 async def test_a_transfer_to_an_ofac_listed_eth_address_is_rejected_naming_the_list_version(

@@ -240,3 +240,29 @@ def test_screening_benchmark_measures_recall_and_false_positives_on_the_real_lis
         "typo", "transposition", "dropped_part", "reordered", "transliteration", "initials",
     }  # fmt: skip
     assert results["latency_ms"]["p50"] > 0
+
+
+def test_a_screening_older_than_an_active_list_version_is_no_evidence() -> None:
+    """Between a list import and the re-screening sweep, a clear result does not approve."""
+    from compliance_shield.domain.facts import SanctionsEvidence
+
+    receiver_only = {"apply_to": "receiver"}
+
+    receiver = make_receiver(make_investor("Asha Rao", screening=_screened(versions=("un:v1",))))
+    current = SanctionsEvidence(list_versions=("un:v1",), active_list_versions=("un:v1",))
+    assert (
+        run_rule("sanctioned_party", receiver_only, make_facts(receiver=receiver, sanctions=current)).result
+        is RuleResult.PASS
+    )
+    newer = SanctionsEvidence(list_versions=("ofac-sdn:v7", "un:v1"), active_list_versions=("ofac-sdn:v7", "un:v1"))
+    trace = run_rule("sanctioned_party", receiver_only, make_facts(receiver=receiver, sanctions=newer))
+    assert trace.result is RuleResult.ERROR
+    assert trace.code is not None
+    assert trace.code.value == "EVIDENCE_UNAVAILABLE"
+    assert "not yet been screened against ofac-sdn:v7" in trace.message
+    # facts recorded before the active versions were part of them replay as they were decided
+    legacy = SanctionsEvidence(list_versions=("ofac-sdn:v7", "un:v1"))
+    assert (
+        run_rule("sanctioned_party", receiver_only, make_facts(receiver=receiver, sanctions=legacy)).result
+        is RuleResult.PASS
+    )

@@ -36,6 +36,7 @@ from compliance_shield.domain.facts import (
 from compliance_shield.domain.policy import CompiledPolicy, compile_policy
 from compliance_shield.domain.screening import NameMatch, PartyScreening, ScreeningStatus
 from compliance_shield.observability.metrics import SNAPSHOT_RELOADS, SNAPSHOT_SIZE
+from compliance_shield.services.heap import freeze_long_lived
 
 log = structlog.get_logger(__name__)
 
@@ -138,10 +139,16 @@ class Snapshot:
         self._lost = asyncio.Event()
         #: callbacks run after an entity was reloaded: (table, key)
         self.on_change: list[Callable[[str, str], None]] = []
+        self._reload_lock = asyncio.Lock()
 
     # -- loading -----------------------------------------------------------------------------
 
     async def load_all(self, conn: Conn) -> None:
+        async with self._reload_lock:  # (see ``reload``)
+            await self._load_all(conn)
+        freeze_long_lived()
+
+    async def _load_all(self, conn: Conn) -> None:
         investors = {r["id"]: investor_facts(r) for r in await q.investors(conn)}
         wallets = {r["address"]: wallet_facts(r) for r in await q.wallets(conn)}
         tokens = {r["id"]: token_entry(r) for r in await q.tokens(conn)}
@@ -214,7 +221,16 @@ class Snapshot:
         SNAPSHOT_SIZE.labels("wallet_labels").set(len(self.wallet_labels))
 
     async def reload(self, conn: Conn, table: str, key: str) -> None:
-        """Reload one entity after a change notification (or a local write)."""
+        """Reload one entity after a change notification (or a local write).
+
+        Reloads run one at a time: a notified reload and a local one of the same data would
+        otherwise interleave, and the one that read first could be applied last (an older state
+        of the sanctions lists overwriting the newer one, for instance).
+        """
+        async with self._reload_lock:
+            await self._reload(conn, table, key)
+
+    async def _reload(self, conn: Conn, table: str, key: str) -> None:
         SNAPSHOT_RELOADS.labels(table).inc()
         if table == "investors":
             await self._reload_one(self.investors, UUID(key), await q.investors(conn, [key]), investor_facts)

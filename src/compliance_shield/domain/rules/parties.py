@@ -8,7 +8,8 @@ for that list entry) never count.
 
 * a hit at or above ``reject_threshold`` → fail ``SANCTIONED_PARTY``;
 * else a hit at or above ``review_threshold`` → review ``SANCTIONS_REVIEW``;
-* an investor never screened (``pending``), or screened against fewer list versions than
+* an investor never screened (``pending``), screened before an active list version was imported
+  (the re-screening sweep has not reached it yet), or screened against fewer list versions than
   ``min_list_versions`` → error ``EVIDENCE_UNAVAILABLE`` (fail closed);
 * a side without an investor is left to ``wallet_bound``.
 """
@@ -56,6 +57,15 @@ def _hit(side: str, hit: NameMatch) -> dict[str, Any]:
     }
 
 
+def _not_consulted(facts: Facts, consulted: tuple[str, ...]) -> list[str]:
+    """Active list versions a stored screening did not consult (a list changed since; the
+    re-screening sweep has not reached this investor yet)."""
+    active = facts.sanctions.active_list_versions if facts.sanctions is not None else None
+    if not active:
+        return []
+    return sorted(set(active).difference(consulted))
+
+
 @rule(
     "sanctioned_party",
     SanctionedPartyParams,
@@ -75,6 +85,9 @@ def sanctioned_party(params: SanctionedPartyParams, facts: Facts, now: datetime)
         screening = investor.screening
         if screening is None or screening.status is ScreeningStatus.PENDING:
             missing.append(f"{side} investor {investor.id} has not been screened")
+            continue
+        if superseded := _not_consulted(facts, screening.list_versions):
+            missing.append(f"{side} investor {investor.id} has not yet been screened against {', '.join(superseded)}")
             continue
         if len(screening.list_versions) < params.min_list_versions:
             missing.append(
