@@ -241,3 +241,18 @@ async def test_reference_data_and_token_state_changes_are_notified(conn: asyncpg
         {"table": "wallets", "key": address, "op": "update"},
     ]
     assert [p for c, p in messages if c == "cs_token_state"] == [f"{token_id}:0", f"{token_id}:1"]
+
+
+async def test_the_review_queue_is_listed_through_its_partial_index(tx_conn: asyncpg.Connection) -> None:
+    """Listing escalated decisions (the officers' queue) does not scan the approved bulk."""
+    await tx_conn.execute("SET LOCAL enable_seqscan = off")
+    plan = "\n".join(
+        r[0]
+        for r in await tx_conn.fetch(
+            "EXPLAIN SELECT id FROM transfer_compliance_checks WHERE status = 'ESCALATED'"
+            " ORDER BY created_at DESC, id DESC LIMIT 50"
+        )
+    )
+    # the partial index implies the predicate: no row is read and filtered out
+    assert "Index Only Scan" in plan, plan
+    assert "Filter" not in plan, plan

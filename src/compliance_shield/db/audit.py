@@ -130,12 +130,15 @@ async def append(conn: AnyConnection, entries: Sequence[AuditEntry]) -> None:
         _iso_utc(entry.occurred_at)
 
     await conn.execute("SELECT pg_advisory_xact_lock($1)", AUDIT_LOCK_KEY)
-    prev_hash = await conn.fetchval("SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1")
-    if prev_hash is None:
-        prev_hash = GENESIS_HASH
-    seqs = sorted(
-        r[0] for r in await conn.fetch("SELECT nextval('audit_log_seq_seq') FROM generate_series(1, $1)", len(entries))
+    # a statement of its own after the lock: its snapshot then includes the previous holder's rows
+    head = await conn.fetchrow(
+        """SELECT (SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1) AS hash,
+                  ARRAY(SELECT nextval('audit_log_seq_seq') FROM generate_series(1, $1)) AS seqs""",
+        len(entries),
     )
+    assert head is not None
+    prev_hash = head["hash"] if head["hash"] is not None else GENESIS_HASH
+    seqs = sorted(head["seqs"])
 
     prev_hashes: list[str] = []
     hashes: list[str] = []

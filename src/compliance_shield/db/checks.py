@@ -112,7 +112,10 @@ async def list_checks(
         args.append(value)
         return f"${len(args)}"
 
-    if status:
+    if status == "ESCALATED":
+        # spelled out, so that the planner uses the partial index of the review queue
+        where.append("status = 'ESCALATED'")
+    elif status:
         where.append(f"status = {arg(status)}")
     if token_id:
         where.append(f"token_id = {arg(token_id)}")

@@ -49,18 +49,25 @@ async def bump_versions(
     return versions
 
 
-async def changes_since(conn: Conn, token_id: UUID, after: int, upto: int) -> list[list[dict[str, Any]]] | None:
-    """The recorded changes of versions ``after+1 .. upto`` in order; None when one is missing."""
+async def changes_since(
+    conn: Conn, spans: Mapping[UUID, tuple[int, int]]
+) -> dict[UUID, list[list[dict[str, Any]]] | None]:
+    """Per token, the recorded changes of versions ``after+1 .. upto`` (``spans[token]``) in order;
+    None for a token whose record misses one of them. One round trip for all tokens."""
+    tokens = list(spans)
     rows = await conn.fetch(
-        "SELECT version, change FROM ledger_changes WHERE token_id = $1 AND version > $2 AND version <= $3"
-        " ORDER BY version",
-        token_id,
-        after,
-        upto,
+        """SELECT c.token_id, c.change FROM ledger_changes c
+             JOIN unnest($1::uuid[], $2::bigint[], $3::bigint[]) AS w(token_id, after, upto)
+               ON c.token_id = w.token_id AND c.version > w.after AND c.version <= w.upto
+            ORDER BY c.token_id, c.version""",
+        tokens,
+        [spans[t][0] for t in tokens],
+        [spans[t][1] for t in tokens],
     )
-    if len(rows) != upto - after:
-        return None
-    return [r["change"]["changes"] for r in rows]
+    found: dict[UUID, list[list[dict[str, Any]]]] = {t: [] for t in tokens}
+    for row in rows:
+        found[row["token_id"]].append(row["change"]["changes"])
+    return {t: (changes if len(changes) == spans[t][1] - spans[t][0] else None) for t, changes in found.items()}
 
 
 async def prune_changes(conn: Conn, older_than: datetime) -> None:

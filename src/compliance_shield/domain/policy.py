@@ -66,6 +66,11 @@ class CompiledPolicy:
     document: PolicyDocument
     rules: tuple[CompiledRule, ...]
     content_hash: str
+    #: the catalogue names of the rules the policy runs (evidence is gathered only for those)
+    rule_names: frozenset[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rule_names", frozenset(rule.spec.rule for rule in self.rules))
 
     @property
     def name(self) -> str:

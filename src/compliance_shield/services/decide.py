@@ -243,8 +243,7 @@ class DecisionService:
         async with self._pool.acquire(timeout=5) as conn, conn.transaction():
             leaders = await self._resolve_idempotency(conn, batch, results)
             versions = await ledger_queries.lock_tokens(conn, [batch[i].request.token_id for i in leaders])
-            for token_id, version in versions.items():
-                await self._ensure_ledger(conn, token_id, version, now)
+            await self._ensure_ledgers(conn, versions, now)
             rows: list[dict[str, Any]] = []
             reservations: list[tuple[Any, ...]] = []
             for i in leaders:
@@ -304,21 +303,31 @@ class DecisionService:
                 IDEMPOTENT_REPLAYS.inc()
                 results[i] = results[leader]
 
-    async def _ensure_ledger(self, conn: Conn, token_id: UUID, version: int, now: datetime) -> None:
-        ledger = self.ledgers.get(token_id)
-        if ledger is not None and ledger.version == version:
-            return
-        if ledger is not None and ledger.version < version:
-            # another process changed the token: apply what it recorded, if it recorded it all
-            missed = await ledger_queries.changes_since(conn, token_id, ledger.version, version)
-            if missed is not None:
-                for changes in missed:
+    async def _ensure_ledgers(self, conn: Conn, versions: dict[UUID, int], now: datetime) -> None:
+        """Bring the in-memory ledgers of the locked tokens to the versions read under the lock."""
+        behind = {
+            token_id: (ledger.version, version)
+            for token_id, version in versions.items()
+            if (ledger := self.ledgers.get(token_id)) is not None and ledger.version < version
+        }
+        # another process changed these tokens: apply what it recorded (one query for all of them)
+        missed = await ledger_queries.changes_since(conn, behind) if behind else {}
+        for token_id, version in versions.items():
+            ledger = self.ledgers.get(token_id)
+            if ledger is not None and ledger.version == version:
+                continue
+            recorded = missed.get(token_id)
+            if ledger is not None and recorded is not None:
+                for changes in recorded:
                     ledger.apply(changes)
                 ledger.version = version
                 LEDGER_CATCHUPS.inc()
-                return
-        if ledger is not None:
-            LEDGER_RELOADS.inc()
+                continue
+            if ledger is not None:  # ahead of the database (cannot happen) or a change not recorded
+                LEDGER_RELOADS.inc()
+            await self._load_ledger(conn, token_id, version, now)
+
+    async def _load_ledger(self, conn: Conn, token_id: UUID, version: int, now: datetime) -> None:
         token = self._snapshot.tokens.get(token_id)
         policy = self._snapshot.policies.get(token.policy_id) if token and token.policy_id else None
         investors = self._snapshot.investors

@@ -235,7 +235,7 @@ def _policy_rules(snapshot: Snapshot, request: CheckRequest) -> frozenset[str]:
     policy = snapshot.policies.get(token.policy_id) if token is not None and token.policy_id else None
     if policy is None:
         return frozenset()
-    return frozenset(rule.spec.rule for rule in policy.compiled.rules)
+    return policy.compiled.rule_names
 
 
 def _labels(snapshot: Snapshot, request: CheckRequest) -> tuple[WalletRiskSignal, ...] | None:
