@@ -35,9 +35,13 @@ def _partition_like(old: str, new: str) -> str:
     """Redefine ``ensure_check_partitions`` with ``old`` replaced by ``new`` in its LIKE clause."""
     return f"""
         DO $$
+        DECLARE
+            definition text := pg_get_functiondef('ensure_check_partitions(integer)'::regprocedure);
         BEGIN
-            EXECUTE replace(pg_get_functiondef('ensure_check_partitions(integer)'::regprocedure),
-                            '{old}', '{new}');
+            IF position('{old}' IN definition) = 0 THEN
+                RAISE EXCEPTION 'ensure_check_partitions has no "{old}" clause to change';
+            END IF;
+            EXECUTE replace(definition, '{old}', '{new}');
         END
         $$;
         """
