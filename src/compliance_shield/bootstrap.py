@@ -26,7 +26,7 @@ from compliance_shield.providers import Providers, build_providers
 from compliance_shield.reference_data import load_country_lists
 from compliance_shield.services.certificates import CertificateService
 from compliance_shield.services.decide import DecisionService
-from compliance_shield.services.heap import freeze_long_lived
+from compliance_shield.services.heap import freeze_long_lived, freeze_survivors
 from compliance_shield.services.kyc import KycService
 from compliance_shield.services.lists import ListService
 from compliance_shield.services.outbox import EventFeed
@@ -142,7 +142,8 @@ class Container:
 
 async def _maintenance(container: Container) -> None:
     """Expire lapsed approvals every second; every hour keep check partitions created ahead and
-    prune the ledger change log (other processes catch up within seconds; an hour is ample)."""
+    prune the ledger change log (other processes catch up within seconds; an hour is ample); every
+    ``GC_FREEZE_INTERVAL_SECONDS`` keep long-lived objects out of full GC passes."""
     ticks = 0
     while True:
         try:
@@ -151,6 +152,9 @@ async def _maintenance(container: Container) -> None:
                     await conn.execute("SELECT ensure_check_partitions(3)")
                     await ledger_queries.prune_changes(conn, datetime.now(UTC) - timedelta(hours=1))
             await container.settlement.expire_due()
+            interval = container.settings.gc_freeze_interval_seconds
+            if interval and ticks % interval == 0:
+                freeze_survivors()
         except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError, TimeoutError) as exc:
             log.warning("maintenance.failed", error=repr(exc))
         ticks += 1

@@ -122,6 +122,9 @@ class Settings(BaseSettings):
     #: the group-commit writer waits at most this long to fill a batch
     commit_window_ms: float = Field(default=2.0, ge=0, le=100)
     commit_max_batch: int = Field(default=256, ge=1, le=10000)
+    #: how often objects that have survived a young collection are frozen out of full GC passes
+    #: (0: only once, after start-up); see ``services/heap.py``
+    gc_freeze_interval_seconds: int = Field(default=10, ge=0, le=3600)
 
     @model_validator(mode="after")
     def _production_needs_real_secret(self) -> Self:

@@ -53,6 +53,7 @@ from compliance_shield.observability.metrics import (
 from compliance_shield.services.events import outbox_row
 from compliance_shield.services.evidence import EvidenceGatherer, ProviderEvidence
 from compliance_shield.services.gather import CheckRequest, gather_facts
+from compliance_shield.services.heap import freeze_long_lived
 from compliance_shield.services.ids import uuid7
 from compliance_shield.services.ledger import Reservation, TokenLedger, change_reserve
 from compliance_shield.services.snapshot import Snapshot
@@ -339,6 +340,7 @@ class DecisionService:
         self.ledgers[token_id] = await TokenLedger.load(
             conn, token_id, version, now, lookback_seconds(policy.compiled) if policy else 0, category_of
         )
+        freeze_long_lived(collect=False)  # a ledger lives as long as the process: out of GC passes
 
     def _decide(
         self, pending: _Pending, now: datetime, touched: dict[UUID, list[dict[str, Any]]]
