@@ -29,9 +29,12 @@ With ``--url`` and ``--token`` it targets a running server instead (seeded with
 demo) and skips the database check (the baseline still runs on this machine). Exit status: 0
 when every check passed, 1 when one failed, 2 when the bench could not run.
 
-    python -m bench.checks [--seconds 20 | --requests N] [--concurrency 64] [--workers 1]
-                           [--investors 100000] [--wallets-per-investor 2] [--tokens 20]
-                           [--url U --token T] [--no-baseline] [--json]
+    python -m bench.checks [--seconds 20 | --requests N] [--concurrency 64] [--workers 2]
+                           [--view full|summary] [--investors 100000] [--wallets-per-investor 2]
+                           [--tokens 20] [--url U --token T] [--no-baseline] [--json]
+
+``--view summary`` asks for answers without the rule trace and request echo, as a platform that
+only needs the outcome would (the records keep both).
 """
 
 from __future__ import annotations
@@ -67,6 +70,9 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=20.0, help="measuring time (default 20)")
     parser.add_argument("--requests", type=int, help="stop after this many measured requests instead")
     parser.add_argument("--concurrency", type=int, default=64, help="keep-alive connections (default 64)")
+    parser.add_argument(
+        "--view", choices=("full", "summary"), default="full", help="answer shape asked for (default full)"
+    )
     add_service_arguments(parser)
     parser.add_argument("--no-baseline", action="store_true", help="skip measuring the trivial baseline app")
     args = parser.parse_args(argv)

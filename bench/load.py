@@ -51,9 +51,11 @@ class Pick(NamedTuple):
 class Driver:
     """Picks the requests and records what each decision says about the service."""
 
-    def __init__(self, source: plans.Plans, rng: random.Random) -> None:
+    def __init__(self, source: plans.Plans, rng: random.Random, path: str = CHECK_PATH) -> None:
         self.source = source
         self.rng = rng
+        #: where checks are sent (with ``?view=summary`` for the answers without their trace)
+        self.path = path
         self.prefix = f"bench-{uuid.uuid4().hex[:12]}"
         self.next = 0
         #: the first fresh bodies sent: the baseline is sent the same
@@ -93,7 +95,7 @@ class Driver:
 
     async def send(self, conn: Connection, tally: CheckTally) -> None:
         pick = self.pick()
-        content = await timed_post(conn, CHECK_PATH, pick.body, {"Idempotency-Key": pick.key}, tally)
+        content = await timed_post(conn, self.path, pick.body, {"Idempotency-Key": pick.key}, tally)
         if content is not None:
             self.record(tally, pick, orjson.loads(content))
 
@@ -137,7 +139,7 @@ async def measure(
         else:
             tokens, data_set = await plans.from_api(setup), None
         rng = random.Random(args.seed)
-        driver = Driver(plans.Plans(tokens, rng), rng)
+        driver = Driver(plans.Plans(tokens, rng), rng, f"{CHECK_PATH}?view={getattr(args, 'view', 'full')}")
         send = sender(driver)
         conns = await stack.enter_async_context(connections(service, args.concurrency))
         stored_before = await count_stored(service.database_url) if service.database_url else None

@@ -72,6 +72,7 @@ def summarize(service: Service, args: argparse.Namespace, run: Measured[CheckTal
         "seed_seconds": service.seed_seconds,
         "ready_seconds": service.ready_seconds,
         "concurrency": args.concurrency,
+        "view": args.view,
         "seconds": round(run.elapsed, 3),
         "warmup_requests": sum(run.warmup.statuses.values()),
         "requests": answered,
@@ -145,7 +146,7 @@ def render(report: dict[str, Any], console: Console) -> None:
     rows = [
         ("data set", describe_data_set(report)),
         ("server workers", str(report["workers"] or "?")),
-        ("connections", str(report["concurrency"])),
+        ("connections", f"{report['concurrency']}, view={report['view']}"),
         ("traded tokens", describe_tokens(report["tokens"])),
         ("duration", f"{report['seconds']:.1f} s (after {report['warmup_requests']} warm-up requests)"),
         ("requests", f"{report['requests']:,}"),
