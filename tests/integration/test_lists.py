@@ -223,3 +223,52 @@ async def test_lists_update_downloads_and_imports(cli_env: None, publisher: str,
     assert "SERVICE_UNAVAILABLE" in missing.output
     unknown = await _invoke("lists", "update", "--source", "nowhere")
     assert unknown.exit_code != 0
+
+
+async def test_only_a_new_list_of_names_dates_the_parties_name_screening(
+    client: httpx.AsyncClient, admin: Headers, checker: Headers, container: Container, database_url: str
+) -> None:
+    """Until an investor is re-screened against a new list of names, their transfers escalate; a
+    new list of addresses only (the OFAC per-asset files) does not date a name screening."""
+    policy = await publish_document(
+        client, admin, policy_document([{"rule": "sanctioned_party"}, {"rule": "sufficient_balance"}])
+    )
+    token = await make_token(client, admin, policy)
+    seller, seller_address = await make_party(client, admin)
+    buyer, buyer_address = await make_party(client, admin)
+    await hold(client, admin, token["id"], seller["id"], 100)
+
+    async def status() -> dict[str, Any]:
+        answer = await client.post(
+            "/v1/compliance/transfer-check",
+            json=transfer(token["id"], seller_address, buyer_address, 1),
+            headers=checker,
+        )
+        return dict(answer.json())
+
+    assert (await status())["status"] == "APPROVED"
+    # the parties' rows stay locked, so no re-screening sweep can reach them (it skips locked rows)
+    blocker = await asyncpg.connect(database_url)
+    try:
+        async with blocker.transaction():
+            await blocker.execute(
+                "SELECT 1 FROM investors WHERE id = ANY($1::uuid[]) FOR UPDATE", [seller["id"], buyer["id"]]
+            )
+            addresses_only = await container.lists.import_files(
+                unique("crypto").lower(), files("ofac-crypto", ".txt"), actor="test", list_format="ofac-crypto"
+            )
+            # (the import applies the new versions to this process's snapshot before it returns)
+            assert addresses_only.label in container.snapshot.list_versions
+            assert addresses_only.label not in container.snapshot.name_list_versions
+            assert (await status())["status"] == "APPROVED"
+
+            names = await container.lists.import_files(
+                unique("names").lower(), {"l.csv": b"name,addresses\nAcme Mixer Holdings,\n"}, actor="test"
+            )
+            assert names.label in container.snapshot.name_list_versions
+            escalated = await status()
+            assert escalated["status"] == "ESCALATED", escalated
+            assert [r["code"] for r in escalated["reasons"]] == ["EVIDENCE_UNAVAILABLE"]
+            assert names.label in escalated["reasons"][0]["message"]
+    finally:
+        await blocker.close()

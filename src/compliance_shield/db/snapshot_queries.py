@@ -66,7 +66,11 @@ async def list_addresses(conn: Conn) -> list[asyncpg.Record]:
     return await lists.active_addresses(conn)
 
 
-async def list_versions(conn: Conn) -> list[str]:
-    """Labels of the active sanctions list versions: what every screening consults."""
-    rows = await conn.fetch("SELECT label FROM sanctions_list_versions WHERE status = 'active' ORDER BY label")
+async def list_versions(conn: Conn, *, with_names: bool = False) -> list[str]:
+    """Labels of the active sanctions list versions: what every screening consults
+    (``with_names``: only those listing names, what a party's name screening must have used)."""
+    names = " AND name_count > 0" if with_names else ""
+    rows = await conn.fetch(
+        f"SELECT label FROM sanctions_list_versions WHERE status = 'active'{names} ORDER BY label"  # noqa: S608
+    )
     return [r["label"] for r in rows]

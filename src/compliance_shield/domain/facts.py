@@ -150,8 +150,9 @@ class SanctionsEvidence(_Frozen):
 
     hits: tuple[SanctionsHit, ...] = ()
     list_versions: tuple[str, ...] = ()
-    #: the list versions active when the facts were gathered: a party's name screening must have
-    #: consulted each of them (None in facts recorded before this field existed: not compared)
+    #: the active list versions that list names when the facts were gathered: a party's name
+    #: screening must have consulted each of them (None in facts recorded before this field
+    #: existed: not compared)
     active_list_versions: tuple[str, ...] | None = None
 
 

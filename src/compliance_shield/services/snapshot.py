@@ -128,6 +128,8 @@ class Snapshot:
         self._list_sanctions: dict[str, tuple[SanctionsHit, ...]] = {}
         #: labels of the active sanctions list versions (every screening consults them)
         self.list_versions: tuple[str, ...] = ()
+        #: the active versions that list names (an address-only list does not date a name screening)
+        self.name_list_versions: tuple[str, ...] = ()
         #: the built-in wallet-risk labels by address (table ``wallet_labels``)
         self.wallet_labels: dict[str, tuple[WalletRiskSignal, ...]] = {}
         self.stale = True
@@ -156,10 +158,11 @@ class Snapshot:
         operator_sanctions = self._group_sanctions(await q.sanctioned_addresses(conn))
         list_sanctions = self._group_sanctions(await q.list_addresses(conn))
         list_versions = tuple(await q.list_versions(conn))
+        name_list_versions = tuple(await q.list_versions(conn, with_names=True))
         self.investors, self.wallets, self.tokens = investors, wallets, tokens
         self.policies = policies
         self._operator_sanctions, self._list_sanctions = operator_sanctions, list_sanctions
-        self.list_versions = list_versions
+        self.list_versions, self.name_list_versions = list_versions, name_list_versions
         self._merge_sanctions()
         self.wallet_labels = self._group_labels(await q.wallet_labels(conn))
         SNAPSHOT_RELOADS.labels("all").inc()
@@ -259,6 +262,7 @@ class Snapshot:
             # a list version was imported or superseded: swap in the active versions' addresses
             self._list_sanctions = self._group_sanctions(await q.list_addresses(conn))
             self.list_versions = tuple(await q.list_versions(conn))
+            self.name_list_versions = tuple(await q.list_versions(conn, with_names=True))
             self._merge_sanctions()
         for callback in self.on_change:
             callback(table, key)
