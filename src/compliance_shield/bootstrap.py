@@ -192,6 +192,7 @@ async def build_container(
         commit_window_ms=settings.commit_window_ms,
         max_batch=settings.commit_max_batch,
         evidence=providers.evidence,
+        screener=screening,
     )
     decisions.start()
     container = Container(

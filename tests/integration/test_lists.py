@@ -225,50 +225,57 @@ async def test_lists_update_downloads_and_imports(cli_env: None, publisher: str,
     assert unknown.exit_code != 0
 
 
-async def test_only_a_new_list_of_names_dates_the_parties_name_screening(
+async def test_parties_not_yet_re_screened_are_screened_for_the_check(
     client: httpx.AsyncClient, admin: Headers, checker: Headers, container: Container, database_url: str
 ) -> None:
-    """Until an investor is re-screened against a new list of names, their transfers escalate; a
-    new list of addresses only (the OFAC per-asset files) does not date a name screening."""
+    """After a list of names is imported, a party the re-screening sweep has not reached yet is
+    screened by the check itself (not stored); a list of addresses only needs no name screening."""
     policy = await publish_document(
         client, admin, policy_document([{"rule": "sanctioned_party"}, {"rule": "sufficient_balance"}])
     )
     token = await make_token(client, admin, policy)
     seller, seller_address = await make_party(client, admin)
     buyer, buyer_address = await make_party(client, admin)
+    listed_name = unique("Meridian Tumbler Holdings")
+    listed, listed_address = await make_party(client, admin, name=listed_name, type="entity")
     await hold(client, admin, token["id"], seller["id"], 100)
 
-    async def status() -> dict[str, Any]:
-        answer = await client.post(
-            "/v1/compliance/transfer-check",
-            json=transfer(token["id"], seller_address, buyer_address, 1),
-            headers=checker,
-        )
-        return dict(answer.json())
+    async def check(to: str) -> dict[str, Any]:
+        body = transfer(token["id"], seller_address, to, 1)
+        return dict((await client.post("/v1/compliance/transfer-check", json=body, headers=checker)).json())
 
-    assert (await status())["status"] == "APPROVED"
+    assert (await check(listed_address))["status"] == "APPROVED"  # not listed yet
     # the parties' rows stay locked, so no re-screening sweep can reach them (it skips locked rows)
+    parties = [seller["id"], buyer["id"], listed["id"]]
     blocker = await asyncpg.connect(database_url)
     try:
         async with blocker.transaction():
-            await blocker.execute(
-                "SELECT 1 FROM investors WHERE id = ANY($1::uuid[]) FOR UPDATE", [seller["id"], buyer["id"]]
-            )
+            await blocker.execute("SELECT 1 FROM investors WHERE id = ANY($1::uuid[]) FOR UPDATE", parties)
             addresses_only = await container.lists.import_files(
                 unique("crypto").lower(), files("ofac-crypto", ".txt"), actor="test", list_format="ofac-crypto"
             )
             # (the import applies the new versions to this process's snapshot before it returns)
             assert addresses_only.label in container.snapshot.list_versions
             assert addresses_only.label not in container.snapshot.name_list_versions
-            assert (await status())["status"] == "APPROVED"
-
             names = await container.lists.import_files(
-                unique("names").lower(), {"l.csv": b"name,addresses\nAcme Mixer Holdings,\n"}, actor="test"
+                unique("names").lower(), {"l.csv": f"name,addresses\n{listed_name},\n".encode()}, actor="test"
             )
             assert names.label in container.snapshot.name_list_versions
-            escalated = await status()
-            assert escalated["status"] == "ESCALATED", escalated
-            assert [r["code"] for r in escalated["reasons"]] == ["EVIDENCE_UNAVAILABLE"]
-            assert names.label in escalated["reasons"][0]["message"]
+
+            cleared = await check(buyer_address)
+            assert cleared["status"] == "APPROVED", cleared
+            refused = await check(listed_address)
+            assert refused["status"] == "REJECTED", refused
+            assert [r["code"] for r in refused["reasons"]] == ["SANCTIONED_PARTY"]
+            async with container.pool.acquire() as conn:
+                facts = await conn.fetchval(
+                    "SELECT facts FROM transfer_compliance_checks WHERE id = $1::uuid", refused["id"]
+                )
+                stored = await conn.fetchval(
+                    "SELECT screening_list_versions FROM investors WHERE id = $1::uuid", listed["id"]
+                )
+            # the decision records the screening it used; the investor's stored one awaits the sweep
+            assert names.label in facts["receiver"]["investor"]["screening"]["list_versions"]
+            assert names.label not in stored
     finally:
         await blocker.close()

@@ -266,3 +266,28 @@ def test_a_screening_older_than_an_active_list_version_is_no_evidence() -> None:
         run_rule("sanctioned_party", receiver_only, make_facts(receiver=receiver, sanctions=legacy)).result
         is RuleResult.PASS
     )
+
+
+def test_a_party_is_screened_for_a_check_only_against_lists_that_include_the_required_versions() -> None:
+    from compliance_shield.domain.screening import NameMatch, PartyScreening, ScreeningStatus
+    from compliance_shield.services.screening import ScreeningService
+
+    service = ScreeningService(pool=None)  # type: ignore[arg-type]  (screening for a check reads no database)
+    service.index = NameIndex(ListedEntity("test", "test:2026-02-27:abc", e) for e in ENTITIES)
+    service.index.versions = ("test:2026-02-27:abc",)
+    listed = ENTITIES[0]
+    investor = make_investor(listed.name, screening=_screened(versions=("un:v0",)))
+    assert service.screen_now(investor, ("ofac-sdn:v9",), NOW) is None  # the lists are not loaded yet: no evidence
+    fresh = service.screen_now(investor, ("test:2026-02-27:abc",), NOW)
+    assert fresh is not None
+    assert fresh.list_versions == ("test:2026-02-27:abc",)
+    assert fresh.status is ScreeningStatus.MATCH
+    assert fresh.hits[0].entity_uid == listed.uid
+    assert fresh.screened_at == NOW
+    # an officer's dismissal of that entry for this investor carries over
+    dismissal = NameMatch.model_validate(fresh.hits[0].model_dump() | {"dismissed": True})
+    cleared = make_investor(listed.name, screening=PartyScreening(status=ScreeningStatus.CLEAR, hits=(dismissal,)))
+    again = service.screen_now(cleared, ("test:2026-02-27:abc",), NOW)
+    assert again is not None
+    assert again.status is not ScreeningStatus.MATCH
+    assert again.hits[0].dismissed

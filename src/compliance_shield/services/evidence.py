@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Protocol, TypeVar
+from uuid import UUID
 
 import structlog
 
@@ -38,6 +39,7 @@ from compliance_shield.domain.facts import (
     WalletRiskEvidence,
     WalletRiskSignal,
 )
+from compliance_shield.domain.screening import PartyScreening
 from compliance_shield.domain.values import TransferType
 from compliance_shield.observability.metrics import EVIDENCE_LATENCY, EVIDENCE_UNAVAILABLE
 from compliance_shield.services.gather import CheckRequest
@@ -58,6 +60,9 @@ class Evidence:
     wallet_risk: WalletRiskEvidence | None
     monitoring: MonitoringEvidence | None
     kyc_checks: tuple[ProviderKyc, ...] = ()
+    #: name screenings made for this check, of parties whose stored result predates an active
+    #: list of names (the re-screening sweep had not reached them): (investor id, result)
+    screenings: tuple[tuple[UUID, PartyScreening], ...] = ()
 
 
 class EvidenceGatherer(Protocol):

@@ -53,6 +53,11 @@ def _party(
         answer = next((c for c in evidence.kyc_checks if c.investor_id == investor.id and c.status), None)
         if answer is not None and answer.status is not None and answer.status != investor.kyc_status:
             investor = investor.model_copy(update={"kyc_status": answer.status})
+    if investor is not None and evidence is not None and evidence.screenings:
+        # a screening made for this check (the stored one predates an active list of names)
+        fresh = next((result for owner, result in evidence.screenings if owner == investor.id), None)
+        if fresh is not None:
+            investor = investor.model_copy(update={"screening": fresh})
     position = ledger.party(address, investor.id if investor is not None else None, now)
     return PartyFacts(wallet=wallet, investor=investor, **position)
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -34,11 +34,13 @@ from compliance_shield.db import Conn, audit
 from compliance_shield.db import lists as lists_repo
 from compliance_shield.db import screening as repo
 from compliance_shield.domain.addresses import InvalidAddress, normalize_any
+from compliance_shield.domain.facts import InvestorFacts
 from compliance_shield.domain.screening import (
     EntityKind,
     ListEntity,
     NameMatch,
     NameQuery,
+    PartyScreening,
     status_for,
 )
 from compliance_shield.domain.screening_index import ListedEntity, NameIndex
@@ -78,6 +80,13 @@ def investor_query(row: asyncpg.Record | dict[str, Any]) -> NameQuery:
     """What an investor is screened with: name, kind, residence and nationality."""
     countries = tuple(dict.fromkeys(c.strip() for c in (row["country"], row["nationality"]) if c))
     return NameQuery(name=row["name"], kind=EntityKind(row["type"]), countries=countries)
+
+
+def _facts_query(investor: InvestorFacts) -> NameQuery:
+    return investor_query(
+        {"name": investor.name, "type": investor.type.value, "country": investor.country,
+         "nationality": investor.nationality}
+    )  # fmt: skip
 
 
 class ScreeningService:
@@ -153,6 +162,25 @@ class ScreeningService:
         matches = self.index.search(query, floor=floor, limit=limit)
         NAME_SCREENING_LATENCY.observe(time.perf_counter() - started)
         return matches
+
+    def screen_now(self, investor: InvestorFacts, required: Collection[str], at: datetime) -> PartyScreening | None:
+        """Screen ``investor`` against the loaded lists for one check, without storing the result.
+
+        For a party whose stored result predates an active list of names (the sweep stores theirs
+        later). The investor's dismissed hits stay dismissed. None when the loaded lists do not yet
+        include every version in ``required``: there is then no current evidence (fail closed).
+        """
+        versions = self.index.versions
+        if not set(required) <= set(versions):
+            return None
+        NAME_SCREENINGS.labels("check").inc()
+        stored = investor.screening
+        dismissed = {(h.source, h.entity_uid) for h in stored.hits if h.dismissed} if stored is not None else set()
+        hits = tuple(
+            m.model_copy(update={"dismissed": True}) if (m.source, m.entity_uid) in dismissed else m
+            for m in self.screen(_facts_query(investor))
+        )
+        return PartyScreening(status=status_for(hits), hits=hits, list_versions=versions, screened_at=at)
 
     async def screen_names(self, queries: Sequence[NameQuery], *, floor: float, limit: int) -> list[list[NameMatch]]:
         """Screen a batch (in a worker thread: a large batch must not stall the check path)."""

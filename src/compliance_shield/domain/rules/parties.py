@@ -8,9 +8,10 @@ for that list entry) never count.
 
 * a hit at or above ``reject_threshold`` → fail ``SANCTIONED_PARTY``;
 * else a hit at or above ``review_threshold`` → review ``SANCTIONS_REVIEW``;
-* an investor never screened (``pending``), screened before an active list version was imported
-  (the re-screening sweep has not reached it yet), or screened against fewer list versions than
-  ``min_list_versions`` → error ``EVIDENCE_UNAVAILABLE`` (fail closed);
+* an investor never screened (``pending``), screened before an active list of names was imported
+  (neither the re-screening sweep nor the check itself could screen it against that list yet), or
+  screened against fewer list versions than ``min_list_versions`` → error
+  ``EVIDENCE_UNAVAILABLE`` (fail closed);
 * a side without an investor is left to ``wallet_bound``.
 """
 
