@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
+import itertools
 import math
 import os
 import shutil
@@ -232,10 +234,16 @@ async def connections(service: Service, count: int) -> AsyncIterator[list[Connec
         await asyncio.gather(*(c.close() for c in opened))
 
 
+#: when a paced load meant the current request to start (its latency counts from then, so that a
+#: request delayed behind a busy connection is not measured as fast: no coordinated omission)
+SCHEDULED: contextvars.ContextVar[float | None] = contextvars.ContextVar("scheduled", default=None)
+
+
 async def timed_post(conn: Connection, path: str, body: bytes, headers: dict[str, str], tally: Tally) -> bytes | None:
     """POST and record the answer; its body when it is a 200, else None."""
     tally.sent += 1
-    started = time.perf_counter()
+    scheduled = SCHEDULED.get()
+    started = time.perf_counter() if scheduled is None else scheduled
     try:
         status, content = await conn.post(path, body, headers)
     except TRANSPORT_ERRORS as exc:
@@ -257,16 +265,26 @@ async def run_load(
     *,
     seconds: float | None,
     requests: int | None,
+    rate: float | None = None,
 ) -> float:
     """Keep a request in flight on each connection until ``seconds`` passed or ``requests`` were sent.
 
-    Returns the elapsed time.
+    With ``rate``, requests are due at a fixed pace instead (open loop): the n-th at n / rate
+    seconds, sent by whichever connection is free, and timed from when it was due. Returns the
+    elapsed time.
     """
     started = time.perf_counter()
     deadline = started + (seconds if seconds is not None else float("inf"))
+    due = itertools.count()
 
     async def loop(conn: Connection) -> None:
         while time.perf_counter() < deadline and (requests is None or tally.sent < requests):
+            if rate is not None:
+                at = started + next(due) / rate
+                if at >= deadline:
+                    return
+                await asyncio.sleep(max(0.0, at - time.perf_counter()))
+                SCHEDULED.set(at)
             await send(conn, tally)
 
     await asyncio.gather(*(loop(c) for c in conns))

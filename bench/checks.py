@@ -30,11 +30,13 @@ demo) and skips the database check (the baseline still runs on this machine). Ex
 when every check passed, 1 when one failed, 2 when the bench could not run.
 
     python -m bench.checks [--seconds 20 | --requests N] [--concurrency 64] [--workers 2]
-                           [--view full|summary] [--investors 100000] [--wallets-per-investor 2]
+                           [--view full|summary] [--rate R] [--investors 100000] [--wallets-per-investor 2]
                            [--tokens 20] [--url U --token T] [--no-baseline] [--json]
 
 ``--view summary`` asks for answers without the rule trace and request echo, as a platform that
-only needs the outcome would (the records keep both).
+only needs the outcome would (the records keep both). ``--rate R`` sends R checks a second at a
+fixed pace instead of one after another on each connection (an open loop: latency counts from when
+a request was due, so the percentiles show what callers see at that load, not at saturation).
 """
 
 from __future__ import annotations
@@ -73,12 +75,15 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--view", choices=("full", "summary"), default="full", help="answer shape asked for (default full)"
     )
+    parser.add_argument(
+        "--rate", type=float, help="checks per second at a fixed pace (open loop; default: as fast as answered)"
+    )
     add_service_arguments(parser)
     parser.add_argument("--no-baseline", action="store_true", help="skip measuring the trivial baseline app")
     args = parser.parse_args(argv)
     if args.requests is not None:
         args.seconds = None
-    check_arguments(parser, args, ("concurrency", "requests", "seconds"))
+    check_arguments(parser, args, ("concurrency", "requests", "seconds", "rate"))
     return args
 
 

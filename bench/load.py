@@ -148,7 +148,9 @@ async def measure(
         await run_load(conns, send, warm, seconds=None, requests=warmup)
         tally = new_tally()
         before = cpu_now(service)
-        elapsed = await run_load(conns, send, tally, seconds=args.seconds, requests=requests)
+        elapsed = await run_load(
+            conns, send, tally, seconds=args.seconds, requests=requests, rate=getattr(args, "rate", None)
+        )
         cores = cpu_cores(before, cpu_now(service), elapsed)
         metrics = await server_metrics(setup)
     stored = None

@@ -73,6 +73,7 @@ def summarize(service: Service, args: argparse.Namespace, run: Measured[CheckTal
         "ready_seconds": service.ready_seconds,
         "concurrency": args.concurrency,
         "view": args.view,
+        "rate": args.rate,
         "seconds": round(run.elapsed, 3),
         "warmup_requests": sum(run.warmup.statuses.values()),
         "requests": answered,
@@ -146,7 +147,11 @@ def render(report: dict[str, Any], console: Console) -> None:
     rows = [
         ("data set", describe_data_set(report)),
         ("server workers", str(report["workers"] or "?")),
-        ("connections", f"{report['concurrency']}, view={report['view']}"),
+        (
+            "connections",
+            f"{report['concurrency']}, view={report['view']}"
+            + (f", paced at {report['rate']:,.0f}/s (open loop)" if report["rate"] else ""),
+        ),
         ("traded tokens", describe_tokens(report["tokens"])),
         ("duration", f"{report['seconds']:.1f} s (after {report['warmup_requests']} warm-up requests)"),
         ("requests", f"{report['requests']:,}"),

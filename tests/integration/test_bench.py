@@ -124,3 +124,16 @@ def test_batch_benchmark_answers_every_item_and_stores_every_decision(bench_env:
         "no item errors",
     }
     assert all(check["ok"] for check in report["checks"]), report["checks"]
+
+
+def test_paced_load_never_runs_ahead_of_its_schedule(bench_env: dict[str, str]) -> None:
+    code, stdout, stderr = run_bench(
+        bench_env, "bench.checks", "--seconds", "2", "--rate", "40", "--concurrency", "8", "--json",
+        "--investors", "200", "--tokens", "4", "--workers", "1", "--no-baseline",
+    )  # fmt: skip
+    assert code == 0, stdout + stderr
+    report = json.loads(stdout.strip().splitlines()[-1])
+    assert report["rate"] == 40
+    assert 0 < report["requests"] <= 40 * 2  # the n-th request is due at n / rate seconds
+    assert report["errors"] == {}
+    assert report["stored_decisions"] == report["distinct_decisions"] > 0
