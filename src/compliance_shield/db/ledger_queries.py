@@ -17,15 +17,22 @@ import asyncpg
 
 from compliance_shield.db import Conn
 
+_LOCK = "SELECT token_id, version FROM token_state WHERE token_id = ANY($1::uuid[]) ORDER BY token_id FOR UPDATE"
+
 
 async def lock_tokens(conn: Conn, token_ids: Sequence[UUID]) -> dict[UUID, int]:
-    """Lock the state rows of ``token_ids`` (in a stable order: no deadlocks) and return versions."""
+    """Lock the state rows of ``token_ids`` (in a stable order: no deadlocks) and return versions.
+
+    One round trip when every row exists (the usual case: it is inside the writer's locked path);
+    a token's first check creates its row first.
+    """
     ordered = sorted(set(token_ids))
-    await conn.execute("INSERT INTO token_state (token_id) SELECT unnest($1::uuid[]) ON CONFLICT DO NOTHING", ordered)
-    rows = await conn.fetch(
-        "SELECT token_id, version FROM token_state WHERE token_id = ANY($1::uuid[]) ORDER BY token_id FOR UPDATE",
-        ordered,
-    )
+    rows = await conn.fetch(_LOCK, ordered)
+    if len(rows) < len(ordered):
+        await conn.execute(
+            "INSERT INTO token_state (token_id) SELECT unnest($1::uuid[]) ON CONFLICT DO NOTHING", ordered
+        )
+        rows = await conn.fetch(_LOCK, ordered)
     return {r["token_id"]: r["version"] for r in rows}
 
 
@@ -36,17 +43,23 @@ async def bump_versions(
 
     A token bumped without a change row makes other processes reload its ledger in full.
     """
+    recorded = [(token, {"changes": items}) for token, items in (changes or {}).items()]
+    # one statement: bump, and record each token's changes under its new version
     rows = await conn.fetch(
-        "UPDATE token_state SET version = version + 1 WHERE token_id = ANY($1::uuid[]) RETURNING token_id, version",
+        """WITH bumped AS (
+               UPDATE token_state SET version = version + 1 WHERE token_id = ANY($1::uuid[])
+               RETURNING token_id, version
+           ), recorded AS (
+               INSERT INTO ledger_changes (token_id, version, change)
+               SELECT b.token_id, b.version, c.change
+                 FROM bumped b JOIN unnest($2::uuid[], $3::jsonb[]) AS c(token_id, change) USING (token_id)
+           )
+           SELECT token_id, version FROM bumped""",
         sorted(set(token_ids)),
+        [token for token, _ in recorded],
+        [change for _, change in recorded],
     )
-    versions = {r["token_id"]: r["version"] for r in rows}
-    if changes:
-        await conn.executemany(
-            "INSERT INTO ledger_changes (token_id, version, change) VALUES ($1, $2, $3)",
-            [(token, versions[token], {"changes": items}) for token, items in changes.items() if token in versions],
-        )
-    return versions
+    return {r["token_id"]: r["version"] for r in rows}
 
 
 async def changes_since(
