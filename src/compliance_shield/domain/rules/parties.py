@@ -59,8 +59,8 @@ def _hit(side: str, hit: NameMatch) -> dict[str, Any]:
 
 
 def _not_consulted(facts: Facts, consulted: tuple[str, ...]) -> list[str]:
-    """Active list versions a stored screening did not consult (a list changed since; the
-    re-screening sweep has not reached this investor yet)."""
+    """Active lists of names a screening did not consult (one was imported since, and neither the
+    re-screening sweep nor the check itself has screened this investor against it)."""
     active = facts.sanctions.active_list_versions if facts.sanctions is not None else None
     if not active:
         return []
