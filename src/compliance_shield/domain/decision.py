@@ -30,10 +30,13 @@ class RuleOutcome:
     shared: bool = False
 
 
-@functools.lru_cache(maxsize=4096)
-def static(result: RuleResult, message: str) -> RuleOutcome:
-    """One shared outcome per (result, message) without details: the engine reuses its trace."""
-    return RuleOutcome(result=result, message=message, shared=True)
+@functools.lru_cache(maxsize=8192)
+def static(result: RuleResult, message: str, details: tuple[tuple[str, Any], ...] = ()) -> RuleOutcome:
+    """One shared outcome per (result, message, details): the engine reuses its trace line.
+
+    ``details`` are (key, hashable value) pairs; most passes repeat exactly (the same list
+    versions consulted, the same parties checked)."""
+    return RuleOutcome(result=result, message=message, details=dict(details), shared=True)
 
 
 @dataclass(frozen=True, slots=True)

@@ -85,7 +85,7 @@ def evaluate(policy: CompiledPolicy, facts: Facts, now: datetime) -> Decision:
     first_fail: ReasonCode | None = None
     first_other: ReasonCode | None = None
     reasons: list[Reason] = []
-    # one pass: run, trace and combine (this runs for every check, so _run/_trace are inlined)
+    # one pass: run, trace and combine (this runs for every check)
     for rule in policy.rules:
         try:
             outcome = rule.definition.check(rule.params, facts, now)
@@ -95,8 +95,7 @@ def evaluate(policy: CompiledPolicy, facts: Facts, now: datetime) -> Decision:
                 code=ReasonCode.RULE_ERROR,
                 message=f"rule raised {type(exc).__name__}: {exc}",
             )
-        cached = rule.trace_cache.get(id(outcome)) if outcome.shared else None
-        t = cached[1] if cached is not None and cached[0] is outcome else _trace(rule, outcome)
+        t = _trace(rule, outcome)
         traces.append(t)
         score += t.risk_points
         if t.code is None:

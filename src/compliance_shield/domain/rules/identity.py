@@ -8,7 +8,6 @@ the other rule modules share.
 
 from __future__ import annotations
 
-import functools
 from datetime import datetime
 from typing import Literal
 
@@ -41,17 +40,10 @@ def receiver_checked(facts: Facts) -> bool:
 def passed(message: str, **details: object) -> RuleOutcome:
     """A pass. With hashable details (str, int, tuples …) the outcome is shared like ``static``:
     most passes repeat exactly, and the engine then reuses their trace line and its JSON form."""
-    if not details:
-        return static(RuleResult.PASS, message)
     try:
-        return _shared_pass(message, tuple(details.items()))
+        return static(RuleResult.PASS, message, tuple(details.items()))
     except TypeError:  # unhashable details: a fresh outcome
         return RuleOutcome(result=RuleResult.PASS, message=message, details=dict(details))
-
-
-@functools.lru_cache(maxsize=4096)
-def _shared_pass(message: str, details: tuple[tuple[str, object], ...]) -> RuleOutcome:
-    return RuleOutcome(result=RuleResult.PASS, message=message, details=dict(details), shared=True)
 
 
 def not_applicable(message: str) -> RuleOutcome:
