@@ -35,11 +35,12 @@ def test_survivors_move_to_the_permanent_generation_and_young_garbage_is_collect
     assert gc.get_freeze_count() >= before + len(kept)
 
 
-def test_loaded_data_is_frozen_with_or_without_a_collection() -> None:
+def test_loaded_data_is_frozen_and_garbage_collected_first() -> None:
     more = [[n] for n in range(500)]
-    before = gc.get_freeze_count()
-    freeze_long_lived(collect=False)
-    assert gc.get_freeze_count() >= before + len(more)
-    gc.unfreeze()
+    a, b = Node(), Node()
+    a.other, b.other = b, a
+    dead = weakref.ref(a)
+    del a, b
     freeze_long_lived()
+    assert dead() is None
     assert gc.get_freeze_count() >= len(more)

@@ -66,11 +66,11 @@ async def list_addresses(conn: Conn) -> list[asyncpg.Record]:
     return await lists.active_addresses(conn)
 
 
-async def list_versions(conn: Conn, *, with_names: bool = False) -> list[str]:
-    """Labels of the active sanctions list versions: what every screening consults
-    (``with_names``: only those listing names, what a party's name screening must have used)."""
-    names = " AND name_count > 0" if with_names else ""
+async def list_versions(conn: Conn) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Labels of the active sanctions list versions — what every screening consults — and of
+    those among them that list names (what a party's name screening must have used)."""
     rows = await conn.fetch(
-        f"SELECT label FROM sanctions_list_versions WHERE status = 'active'{names} ORDER BY label"  # noqa: S608
+        "SELECT label, name_count > 0 AS lists_names FROM sanctions_list_versions"
+        " WHERE status = 'active' ORDER BY label"
     )
-    return [r["label"] for r in rows]
+    return tuple(r["label"] for r in rows), tuple(r["label"] for r in rows if r["lists_names"])

@@ -55,7 +55,6 @@ from compliance_shield.observability.metrics import (
 from compliance_shield.services.events import outbox_row
 from compliance_shield.services.evidence import Evidence, EvidenceGatherer, ProviderEvidence
 from compliance_shield.services.gather import CheckRequest, gather_facts
-from compliance_shield.services.heap import freeze_long_lived
 from compliance_shield.services.ids import uuid7
 from compliance_shield.services.ledger import Reservation, TokenLedger, change_reserve
 from compliance_shield.services.snapshot import Snapshot
@@ -160,7 +159,7 @@ class DecisionService:
     async def check(self, request: CheckRequest) -> dict[str, Any]:
         """Decide ``request`` and return the stored check row (after it is committed)."""
         if request.token_id not in self._snapshot.tokens:
-            raise NotFound(f"token {request.token_id} not found", details={"field": "token_id"})
+            raise _token_not_found(request)
         received = time.perf_counter()
         request = await self.with_evidence(request)
         pending = _Pending(request, received)
@@ -212,7 +211,7 @@ class DecisionService:
         queued: list[tuple[int, _Pending]] = []
         for i, request in enumerate(requests):
             if request.token_id not in self._snapshot.tokens:
-                results[i] = NotFound(f"token {request.token_id} not found", details={"field": "token_id"})
+                results[i] = _token_not_found(request)
                 continue
             pending = _Pending(request, received)
             self._queue.put_nowait(pending)
@@ -376,7 +375,6 @@ class DecisionService:
         self.ledgers[token_id] = await TokenLedger.load(
             conn, token_id, version, now, lookback_seconds(policy.compiled) if policy else 0, category_of
         )
-        freeze_long_lived(collect=False)  # a ledger lives as long as the process: out of GC passes
 
     def _decide(
         self, pending: _Pending, now: datetime, touched: dict[UUID, list[dict[str, Any]]]
@@ -459,6 +457,10 @@ class DecisionService:
             [outbox_row("transfer_check.decided", str(r["token_id"]), _event_data(r), now) for r in rows],
         )
         await audit.append(conn, [_audit_entry(r) for r in rows])
+
+
+def _token_not_found(request: CheckRequest) -> NotFound:
+    return NotFound(f"token {request.token_id} not found", details={"field": "token_id"})
 
 
 def _key_reused(key: str | None) -> IdempotencyKeyReused:

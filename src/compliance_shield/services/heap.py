@@ -17,16 +17,15 @@ from __future__ import annotations
 import gc
 
 
-def freeze_long_lived(*, collect: bool = True) -> None:
-    """Exempt every object alive now from future collections (collecting the garbage first).
+def freeze_long_lived() -> None:
+    """Collect what is garbage now, then exempt every object alive from future collections.
 
-    Call after loading reference data or a token ledger. Objects frozen here that later become
-    unreachable are still freed by reference counting; only cycles among them would be kept (the
-    snapshot's records and the ledgers form none). ``collect=False`` skips the collection, for
-    callers that must not pause (a writer holding locks).
+    Called once the reference data is loaded at start-up; what is loaded later (ledgers, a
+    reloaded snapshot, new reservations) is frozen by ``freeze_survivors``. Objects frozen here
+    that later become unreachable are still freed by reference counting; only cycles among them
+    would be kept (the snapshot's records and the ledgers form none).
     """
-    if collect:
-        gc.collect()
+    gc.collect()
     gc.freeze()
 
 

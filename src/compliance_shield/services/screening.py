@@ -176,11 +176,15 @@ class ScreeningService:
         NAME_SCREENINGS.labels("check").inc()
         stored = investor.screening
         dismissed = {(h.source, h.entity_uid) for h in stored.hits if h.dismissed} if stored is not None else set()
-        hits = tuple(
-            m.model_copy(update={"dismissed": True}) if (m.source, m.entity_uid) in dismissed else m
-            for m in self.screen(_facts_query(investor))
-        )
+        hits = self._hits(_facts_query(investor), dismissed)
         return PartyScreening(status=status_for(hits), hits=hits, list_versions=versions, screened_at=at)
+
+    def _hits(self, query: NameQuery, dismissed: set[tuple[str, str]]) -> tuple[NameMatch, ...]:
+        """The matches of ``query``, those of a dismissed (source, entry) marked dismissed."""
+        return tuple(
+            m.model_copy(update={"dismissed": True}) if (m.source, m.entity_uid) in dismissed else m
+            for m in self.screen(query)
+        )
 
     async def screen_names(self, queries: Sequence[NameQuery], *, floor: float, limit: int) -> list[list[NameMatch]]:
         """Screen a batch (in a worker thread: a large batch must not stall the check path)."""
@@ -190,10 +194,7 @@ class ScreeningService:
     def _result(
         self, row: asyncpg.Record | dict[str, Any], dismissed: set[tuple[str, str]]
     ) -> tuple[str, list[dict[str, Any]], list[str]]:
-        hits = tuple(
-            m.model_copy(update={"dismissed": True}) if (m.source, m.entity_uid) in dismissed else m
-            for m in self.screen(investor_query(row))
-        )
+        hits = self._hits(investor_query(row), dismissed)
         return status_for(hits).value, [h.model_dump(mode="json") for h in hits], list(self.index.versions)
 
     def _screen_batch(

@@ -36,7 +36,6 @@ from compliance_shield.domain.facts import (
 from compliance_shield.domain.policy import CompiledPolicy, compile_policy
 from compliance_shield.domain.screening import NameMatch, PartyScreening, ScreeningStatus
 from compliance_shield.observability.metrics import SNAPSHOT_RELOADS, SNAPSHOT_SIZE
-from compliance_shield.services.heap import freeze_long_lived
 
 log = structlog.get_logger(__name__)
 
@@ -147,26 +146,21 @@ class Snapshot:
 
     async def load_all(self, conn: Conn) -> None:
         async with self._reload_lock:  # (see ``reload``)
-            await self._load_all(conn)
-        freeze_long_lived()
-
-    async def _load_all(self, conn: Conn) -> None:
-        investors = {r["id"]: investor_facts(r) for r in await q.investors(conn)}
-        wallets = {r["address"]: wallet_facts(r) for r in await q.wallets(conn)}
-        tokens = {r["id"]: token_entry(r) for r in await q.tokens(conn)}
-        policies = {r["policy_id"]: self._policy_entry(r) for r in await q.published_policies(conn)}
-        operator_sanctions = self._group_sanctions(await q.sanctioned_addresses(conn))
-        list_sanctions = self._group_sanctions(await q.list_addresses(conn))
-        list_versions = tuple(await q.list_versions(conn))
-        name_list_versions = tuple(await q.list_versions(conn, with_names=True))
-        self.investors, self.wallets, self.tokens = investors, wallets, tokens
-        self.policies = policies
-        self._operator_sanctions, self._list_sanctions = operator_sanctions, list_sanctions
-        self.list_versions, self.name_list_versions = list_versions, name_list_versions
-        self._merge_sanctions()
-        self.wallet_labels = self._group_labels(await q.wallet_labels(conn))
-        SNAPSHOT_RELOADS.labels("all").inc()
-        self._publish_sizes()
+            investors = {r["id"]: investor_facts(r) for r in await q.investors(conn)}
+            wallets = {r["address"]: wallet_facts(r) for r in await q.wallets(conn)}
+            tokens = {r["id"]: token_entry(r) for r in await q.tokens(conn)}
+            policies = {r["policy_id"]: self._policy_entry(r) for r in await q.published_policies(conn)}
+            operator_sanctions = self._group_sanctions(await q.sanctioned_addresses(conn))
+            list_sanctions = self._group_sanctions(await q.list_addresses(conn))
+            list_versions, name_list_versions = await q.list_versions(conn)
+            self.investors, self.wallets, self.tokens = investors, wallets, tokens
+            self.policies = policies
+            self._operator_sanctions, self._list_sanctions = operator_sanctions, list_sanctions
+            self.list_versions, self.name_list_versions = list_versions, name_list_versions
+            self._merge_sanctions()
+            self.wallet_labels = self._group_labels(await q.wallet_labels(conn))
+            SNAPSHOT_RELOADS.labels("all").inc()
+            self._publish_sizes()
 
     @staticmethod
     def _policy_entry(row: asyncpg.Record) -> PolicyEntry:
@@ -261,8 +255,7 @@ class Snapshot:
         elif table == "sanctions_list_versions":
             # a list version was imported or superseded: swap in the active versions' addresses
             self._list_sanctions = self._group_sanctions(await q.list_addresses(conn))
-            self.list_versions = tuple(await q.list_versions(conn))
-            self.name_list_versions = tuple(await q.list_versions(conn, with_names=True))
+            self.list_versions, self.name_list_versions = await q.list_versions(conn)
             self._merge_sanctions()
         for callback in self.on_change:
             callback(table, key)
