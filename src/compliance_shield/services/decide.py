@@ -55,6 +55,7 @@ from compliance_shield.observability.metrics import (
 from compliance_shield.services.events import outbox_row
 from compliance_shield.services.evidence import Evidence, EvidenceGatherer, ProviderEvidence
 from compliance_shield.services.gather import CheckRequest, gather_facts
+from compliance_shield.services.heap import freeze_survivors
 from compliance_shield.services.ids import uuid7
 from compliance_shield.services.ledger import Reservation, TokenLedger, change_reserve
 from compliance_shield.services.snapshot import Snapshot
@@ -375,6 +376,10 @@ class DecisionService:
         self.ledgers[token_id] = await TokenLedger.load(
             conn, token_id, version, now, lookback_seconds(policy.compiled) if policy else 0, category_of
         )
+        # a ledger lives as long as the process: out of full GC passes at once (on the benchmark data,
+        # leaving it to the periodic freeze let full collections walk it: p99.9 230 ms against 161,
+        # one run each)
+        freeze_survivors()
 
     def _decide(
         self, pending: _Pending, now: datetime, touched: dict[UUID, list[dict[str, Any]]]

@@ -20,7 +20,7 @@ import gc
 def freeze_long_lived() -> None:
     """Collect what is garbage now, then exempt every object alive from future collections.
 
-    Called once the reference data is loaded at start-up; what is loaded later (ledgers, a
+    Called once the reference data is loaded at start-up; what is loaded later (a ledger, a
     reloaded snapshot, new reservations) is frozen by ``freeze_survivors``. Objects frozen here
     that later become unreachable are still freed by reference counting; only cycles among them
     would be kept (the snapshot's records and the ledgers form none).
