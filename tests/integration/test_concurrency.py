@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import httpx
 import pytest
 from support import Headers, hold, make_party, make_token, policy_document, publish_document, transfer
 
 from compliance_shield.api.app import create_app
-from compliance_shield.bootstrap import build_container
+from compliance_shield.bootstrap import Container, build_container
 
 pytestmark = pytest.mark.integration
 
@@ -21,6 +22,18 @@ RULES = [
     {"rule": "sufficient_balance"},
     {"rule": "max_holders", "params": {"max_holders": 3}},
 ]
+
+
+@pytest.fixture
+async def other(settings: Any, database_url: str) -> AsyncIterator[tuple[Container, httpx.AsyncClient]]:
+    """A second, independent container and client: another server process on the same database."""
+    container = await build_container(settings, url=database_url, migrate=False)
+    try:
+        app = create_app(settings, container=container)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://other") as client:
+            yield container, client
+    finally:
+        await container.close()
 
 
 async def _last_slot_world(client: httpx.AsyncClient, admin: Headers, racers: int) -> tuple[str, str, list[str]]:
@@ -50,27 +63,73 @@ async def test_fifty_concurrent_checks_for_the_last_holder_slot_approve_exactly_
 
 
 async def test_two_processes_racing_for_the_last_slot_approve_exactly_one(
-    client: httpx.AsyncClient, admin: Headers, checker: Headers, settings: Any, database_url: str
+    client: httpx.AsyncClient, admin: Headers, checker: Headers, other: tuple[Container, httpx.AsyncClient]
 ) -> None:
-    """A second, independent container stands in for another server process on the same database."""
     token_id, seller, buyers = await _last_slot_world(client, admin, 40)
-    other = await build_container(settings, url=database_url, migrate=False)
-    try:
-        other_client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=create_app(settings, container=other)), base_url="http://other"
+    _, other_client = other
+    calls = [
+        (client if i % 2 else other_client).post(
+            "/v1/compliance/transfer-check", json=transfer(token_id, seller, b, 1), headers=checker
         )
-        async with other_client:
-            calls = [
-                (client if i % 2 else other_client).post(
-                    "/v1/compliance/transfer-check", json=transfer(token_id, seller, b, 1), headers=checker
-                )
-                for i, b in enumerate(buyers)
-            ]
-            answers = await asyncio.gather(*calls)
-    finally:
-        await other.close()
+        for i, b in enumerate(buyers)
+    ]
+    answers = await asyncio.gather(*calls)
     assert [a.status_code for a in answers] == [200] * len(buyers)
     assert [a.json()["status"] for a in answers].count("APPROVED") == 1
+
+
+async def test_repeats_of_one_key_racing_in_two_processes_get_one_decision(
+    client: httpx.AsyncClient,
+    admin: Headers,
+    checker: Headers,
+    container: Container,
+    other: tuple[Container, httpx.AsyncClient],
+) -> None:
+    """A platform retrying on another server process while the first attempt is being decided
+    gets the first attempt's decision; neither attempt's batch fails."""
+    token_id, seller, buyers = await _last_slot_world(client, admin, 2)
+    _, other_client = other
+    body = transfer(token_id, seller, buyers[0], 1)
+    keyed = checker | {"Idempotency-Key": f"retry-{uuid4()}"}
+    calls = [(client if i % 2 else other_client) for i in range(10)]
+    answers = await asyncio.gather(
+        *(via.post("/v1/compliance/transfer-check", json=body, headers=keyed) for via in calls),
+        # an unrelated check in the same batches must not be failed by the repeats
+        *(via.post("/v1/compliance/transfer-check", json=transfer(token_id, seller, buyers[1], 1), headers=checker)
+          for via in (client, other_client)),
+    )  # fmt: skip
+    assert [a.status_code for a in answers] == [200] * 12
+    assert len({a.json()["id"] for a in answers[:10]}) == 1
+    async with container.pool.acquire() as conn:
+        stored = await conn.fetchval(
+            "SELECT count(*) FROM transfer_compliance_checks WHERE idempotency_key = $1", keyed["Idempotency-Key"]
+        )
+    assert stored == 1
+
+
+async def test_one_key_with_two_bodies_in_two_processes_is_decided_once_and_refused_once(
+    client: httpx.AsyncClient, admin: Headers, checker: Headers, other: tuple[Container, httpx.AsyncClient]
+) -> None:
+    """The same key for different transfers (here: of different tokens, so no token lock is
+    shared) reaching two processes at once: one is decided, the other is 409, nothing else fails."""
+    first_token, seller, buyers = await _last_slot_world(client, admin, 1)
+    second_token, second_seller, second_buyers = await _last_slot_world(client, admin, 1)
+    _, other_client = other
+    for _ in range(3):  # the race is decided by timing: give it several chances to collide
+        keyed = checker | {"Idempotency-Key": f"reused-{uuid4()}"}
+        answers = await asyncio.gather(
+            client.post(
+                "/v1/compliance/transfer-check", json=transfer(first_token, seller, buyers[0], 1), headers=keyed
+            ),
+            other_client.post(
+                "/v1/compliance/transfer-check",
+                json=transfer(second_token, second_seller, second_buyers[0], 1),
+                headers=keyed,
+            ),
+        )
+        assert sorted(a.status_code for a in answers) == [200, 409]
+        refused = next(a for a in answers if a.status_code == 409)
+        assert refused.json()["error"]["code"] == "IDEMPOTENCY_KEY_REUSED"
 
 
 async def test_a_cancelled_reservation_frees_its_slot(
@@ -116,7 +175,7 @@ async def test_a_cancelled_reservation_frees_its_slot(
 
 
 async def test_another_process_catches_up_from_recorded_changes_without_reloading(
-    client: httpx.AsyncClient, admin: Headers, checker: Headers, settings: Any, database_url: str
+    client: httpx.AsyncClient, admin: Headers, checker: Headers, other: tuple[Container, httpx.AsyncClient]
 ) -> None:
     """Decisions, cancellations, settlements and registry syncs made by one process reach the
     other's ledger through the change log; its ledger object is kept, not reloaded."""
@@ -124,33 +183,26 @@ async def test_another_process_catches_up_from_recorded_changes_without_reloadin
     seller, seller_address = await make_party(client, admin)
     await hold(client, admin, token["id"], seller["id"], 100)
     buyers = [(await make_party(client, admin))[1] for _ in range(3)]
-    other = await build_container(settings, url=database_url, migrate=False)
-    try:
-        other_client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=create_app(settings, container=other)), base_url="http://other"
-        )
-        async with other_client:
+    other_container, other_client = other
 
-            async def decide(via: httpx.AsyncClient, buyer: str, amount: int) -> dict[str, Any]:
-                body = transfer(token["id"], seller_address, buyer, amount)
-                response = await via.post("/v1/compliance/transfer-check", json=body, headers=checker)
-                return dict(response.json())
+    async def decide(via: httpx.AsyncClient, buyer: str, amount: int) -> dict[str, Any]:
+        body = transfer(token["id"], seller_address, buyer, amount)
+        response = await via.post("/v1/compliance/transfer-check", json=body, headers=checker)
+        return dict(response.json())
 
-            first = await decide(other_client, buyers[0], 10)  # loads the other process's ledger
-            ledger = other.decisions.ledgers[UUID(token["id"])]
-            approved = await decide(client, buyers[1], 60)  # this process reserves 60 of 100
-            assert approved["status"] == "APPROVED"
-            short = await decide(other_client, buyers[2], 40)  # 100 - 10 - 60 = 30 left
-            assert short["status"] == "REJECTED"
-            assert "INSUFFICIENT_BALANCE" in [r["code"] for r in short["reasons"]]
-            await client.post(f"/v1/compliance/checks/{approved['id']}/cancel", json={"reason": "t"}, headers=checker)
-            assert (await decide(other_client, buyers[2], 40))["status"] == "APPROVED"
-            await client.post(
-                f"/v1/compliance/checks/{first['id']}/settle", json={"tx_hash": "0x" + "cd" * 32}, headers=checker
-            )
-            await hold(client, admin, token["id"], seller["id"], 1_000)  # registry sync: 1,000 held
-            assert (await decide(other_client, buyers[0], 900))["status"] == "APPROVED"  # 1,000 - 40 reserved
-            assert (await decide(other_client, buyers[0], 100))["status"] == "REJECTED"
-            assert other.decisions.ledgers[UUID(token["id"])] is ledger
-    finally:
-        await other.close()
+    first = await decide(other_client, buyers[0], 10)  # loads the other process's ledger
+    ledger = other_container.decisions.ledgers[UUID(token["id"])]
+    approved = await decide(client, buyers[1], 60)  # this process reserves 60 of 100
+    assert approved["status"] == "APPROVED"
+    short = await decide(other_client, buyers[2], 40)  # 100 - 10 - 60 = 30 left
+    assert short["status"] == "REJECTED"
+    assert "INSUFFICIENT_BALANCE" in [r["code"] for r in short["reasons"]]
+    await client.post(f"/v1/compliance/checks/{approved['id']}/cancel", json={"reason": "t"}, headers=checker)
+    assert (await decide(other_client, buyers[2], 40))["status"] == "APPROVED"
+    await client.post(
+        f"/v1/compliance/checks/{first['id']}/settle", json={"tx_hash": "0x" + "cd" * 32}, headers=checker
+    )
+    await hold(client, admin, token["id"], seller["id"], 1_000)  # registry sync: 1,000 held
+    assert (await decide(other_client, buyers[0], 900))["status"] == "APPROVED"  # 1,000 - 40 reserved
+    assert (await decide(other_client, buyers[0], 100))["status"] == "REJECTED"
+    assert other_container.decisions.ledgers[UUID(token["id"])] is ledger

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -44,6 +45,29 @@ async def insert_idempotency_keys(conn: Conn, rows: Sequence[tuple[Any, ...]]) -
     await conn.executemany(
         "INSERT INTO idempotency_keys (principal, key, request_hash, check_id, created_at) VALUES ($1, $2, $3, $4, $5)",
         rows,
+    )
+
+
+#: ``'idem'`` as a big-endian integer: the class of the advisory locks taken on idempotency keys
+#: (two-key advisory locks never conflict with the one-key locks used elsewhere)
+IDEMPOTENCY_LOCK_CLASS = 0x6964656D
+
+
+def _key_lock_id(principal: str, key: str) -> int:
+    """A 32-bit lock id for (principal, key); two keys sharing an id only wait for each other."""
+    digest = hashlib.blake2b(f"{principal}\x00{key}".encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+async def lock_idempotency_keys(conn: Conn, principal_keys: Sequence[tuple[str, str]]) -> None:
+    """Hold transaction-scoped locks on these keys (in one stable order: no deadlocks).
+
+    Another process deciding a request under one of these keys has committed (or given up) once
+    this returns, so a lookup in the *next* statement sees its key.
+    """
+    ids = sorted({_key_lock_id(principal, key) for principal, key in principal_keys})
+    await conn.execute(
+        "SELECT count(pg_advisory_xact_lock($1::int, id)) FROM unnest($2::int[]) AS id", IDEMPOTENCY_LOCK_CLASS, ids
     )
 
 

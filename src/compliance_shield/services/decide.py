@@ -3,7 +3,8 @@
 Requests are queued to one group-commit writer per process. The writer takes every request that
 arrives within ``commit_window_ms`` (up to ``commit_max_batch``) and, in ONE transaction:
 
-1. resolves ``Idempotency-Key`` repeats to their stored decision (a different body → 409);
+1. locks the batch's ``Idempotency-Key`` values (a repeat being decided by another writer is
+   waited for) and resolves repeats to their stored decision (a different body → 409);
 2. locks the ``token_state`` rows of the batch's tokens and reloads any in-memory ledger that
    another process changed (version mismatch) — so state-dependent limits are checked and
    reserved atomically across processes;
@@ -307,6 +308,8 @@ class DecisionService:
             for i, p in reversed(list(enumerate(batch)))
             if p.request.idempotency_key
         }
+        if keyed:  # a repeat may be in flight in another writer: wait for it, then look the keys up
+            await repo.lock_idempotency_keys(conn, list(keyed))
         stored = await repo.find_idempotency_keys(conn, list(keyed)) if keyed else {}
         stored_checks = await repo.get_checks(conn, [r["check_id"] for r in stored.values()]) if stored else {}
         leaders = []
