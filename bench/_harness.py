@@ -129,6 +129,9 @@ class Tally:
     transport_errors: Counter[str] = field(default_factory=Counter)
     error_samples: list[str] = field(default_factory=list)
     sent: int = 0
+    #: answers 503 OVERLOADED: refused at once by the server's admission bound, nothing decided
+    #: (kept out of ``statuses`` and ``latencies``, which describe the requests that were served)
+    shed: int = 0
 
 
 T = TypeVar("T", bound=Tally)
@@ -248,6 +251,9 @@ async def timed_post(conn: Connection, path: str, body: bytes, headers: dict[str
         status, content = await conn.post(path, body, headers)
     except TRANSPORT_ERRORS as exc:
         tally.transport_errors[type(exc).__name__] += 1
+        return None
+    if status == 503 and b'"OVERLOADED"' in content:
+        tally.shed += 1
         return None
     tally.latencies.append(time.perf_counter() - started)
     tally.statuses[status] += 1

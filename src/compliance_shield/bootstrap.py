@@ -191,6 +191,7 @@ async def build_container(
         snapshot,
         commit_window_ms=settings.commit_window_ms,
         max_batch=settings.commit_max_batch,
+        max_pending=settings.max_pending_checks,
         evidence=providers.evidence,
         screener=screening,
     )

@@ -10,6 +10,7 @@
     ├── Conflict (409 CONFLICT)                          state forbids the change
     │   └── IdempotencyKeyReused (409 IDEMPOTENCY_KEY_REUSED)
     └── ServiceUnavailable (503 SERVICE_UNAVAILABLE)     a decision could not be recorded durably
+        └── Overloaded (503 OVERLOADED)                  too many checks waiting: refused at once
 
 A REJECTED transfer is a result, not an error. One renderer in ``api/errors.py`` turns these
 into ``{"error": {"code", "message", "details"}}``.
@@ -90,3 +91,14 @@ class IdempotencyKeyReused(Conflict):
 class ServiceUnavailable(ComplianceShieldError):
     code = "SERVICE_UNAVAILABLE"
     status = 503
+
+
+class Overloaded(ServiceUnavailable):
+    """Too many checks are waiting to be decided: this one is refused before any work (nothing is
+    recorded); the caller should retry after ``retry_after`` seconds (HTTP ``Retry-After``)."""
+
+    code = "OVERLOADED"
+
+    def __init__(self, message: str, *, retry_after: int = 1, details: Any = None) -> None:
+        super().__init__(message, details=details)
+        self.retry_after = retry_after

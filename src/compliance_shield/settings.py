@@ -122,6 +122,9 @@ class Settings(BaseSettings):
     #: the group-commit writer waits at most this long to fill a batch
     commit_window_ms: float = Field(default=2.0, ge=0, le=100)
     commit_max_batch: int = Field(default=256, ge=1, le=10000)
+    #: checks a process admits before refusing more with 503 OVERLOADED (Retry-After: 1); about
+    #: this many divided by the throughput is the longest a check waits in the queue
+    max_pending_checks: int = Field(default=5000, ge=1, le=1_000_000)
     #: how often objects that have survived a young collection are frozen out of full GC passes
     #: (0: only once, after start-up); see ``services/heap.py``
     gc_freeze_interval_seconds: int = Field(default=10, ge=0, le=3600)

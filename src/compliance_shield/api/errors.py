@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from compliance_shield.errors import ComplianceShieldError
+from compliance_shield.errors import ComplianceShieldError, Overloaded
 
 log = structlog.get_logger(__name__)
 
@@ -35,6 +35,8 @@ def _field(loc: tuple[Any, ...]) -> str:
 async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ComplianceShieldError)
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    if isinstance(exc, Overloaded):
+        headers = {"Retry-After": str(exc.retry_after)}
     if exc.status >= 500:
         log.warning("request.failed", code=exc.code, message=exc.message)
     return JSONResponse(error_body(exc.code, exc.message, exc.details), status_code=exc.status, headers=headers)

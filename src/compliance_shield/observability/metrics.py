@@ -16,6 +16,10 @@ COMMIT_BATCH_SIZE = Histogram(
     buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512),
 )
 COMMIT_FAILURES = Counter("compliance_commit_failures_total", "Group commits that failed (decisions not recorded)")
+CHECKS_SHED = Counter(
+    "compliance_checks_shed_total", "Checks refused at once (503 OVERLOADED): too many were waiting to be decided"
+)
+CHECKS_PENDING = Gauge("compliance_checks_pending", "Checks admitted and not yet answered (at most MAX_PENDING_CHECKS)")
 IDEMPOTENT_REPLAYS = Counter("compliance_idempotent_replays_total", "Requests answered from a stored decision")
 SNAPSHOT_RELOADS = Counter("compliance_snapshot_reloads_total", "Reference-data snapshot reloads by table", ["table"])
 LEDGER_CATCHUPS = Counter(

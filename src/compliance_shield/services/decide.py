@@ -24,7 +24,7 @@ import contextlib
 import dataclasses
 import hashlib
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -43,10 +43,18 @@ from compliance_shield.domain.reasons import MESSAGES, ReasonCode, restriction_c
 from compliance_shield.domain.rules.limits import lookback_seconds
 from compliance_shield.domain.screening import PartyScreening
 from compliance_shield.domain.values import Outcome
-from compliance_shield.errors import ComplianceShieldError, IdempotencyKeyReused, NotFound, ServiceUnavailable
+from compliance_shield.errors import (
+    ComplianceShieldError,
+    IdempotencyKeyReused,
+    NotFound,
+    Overloaded,
+    ServiceUnavailable,
+)
 from compliance_shield.observability.metrics import (
     CHECK_LATENCY,
     CHECKS,
+    CHECKS_PENDING,
+    CHECKS_SHED,
     COMMIT_BATCH_SIZE,
     COMMIT_FAILURES,
     IDEMPOTENT_REPLAYS,
@@ -107,6 +115,7 @@ class DecisionService:
         *,
         commit_window_ms: float = 2.0,
         max_batch: int = 256,
+        max_pending: int = 5000,
         clock: Clock = utcnow,
         evidence: EvidenceGatherer | None = None,
         screener: PartyScreener | None = None,
@@ -119,11 +128,19 @@ class DecisionService:
         self._screener = screener
         self._window = commit_window_ms / 1000
         self._max_batch = max_batch
+        #: admission bound: beyond it a check is refused at once rather than queued (see ``_admit``)
+        self._max_pending = max_pending
+        self._pending = 0
         self._clock = clock
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self.ledgers: dict[UUID, TokenLedger] = {}
         snapshot.on_change.append(self._on_reference_change)
+
+    @property
+    def pending(self) -> int:
+        """Checks admitted and not yet answered (queued, gathering evidence or being recorded)."""
+        return self._pending
 
     @property
     def max_batch(self) -> int:
@@ -162,11 +179,35 @@ class DecisionService:
         """Decide ``request`` and return the stored check row (after it is committed)."""
         if request.token_id not in self._snapshot.tokens:
             raise _token_not_found(request)
-        received = time.perf_counter()
-        request = await self.with_evidence(request)
-        pending = _Pending(request, received)
-        self._queue.put_nowait(pending)
-        return await pending.future
+        with self._admitted(1):
+            received = time.perf_counter()
+            request = await self.with_evidence(request)
+            pending = _Pending(request, received)
+            self._queue.put_nowait(pending)
+            return await pending.future
+
+    @contextlib.contextmanager
+    def _admitted(self, count: int) -> Iterator[None]:
+        """Admit ``count`` checks, or refuse them at once with ``Overloaded``.
+
+        Beyond ``max_pending`` undecided checks, queuing more only makes every caller wait longer
+        (and a caller that gave up would still leave an approval holding limits until it
+        expires): refusing before any work keeps the answered ones fast and records nothing.
+        A batch larger than the bound is admitted when nothing else is waiting.
+        """
+        if self._pending and self._pending + count > self._max_pending:
+            CHECKS_SHED.inc(count)
+            raise Overloaded(
+                f"{self._pending} checks are waiting to be decided (at most {self._max_pending}); retry shortly",
+                details={"pending": self._pending, "max_pending": self._max_pending},
+            )
+        self._pending += count
+        CHECKS_PENDING.inc(count)
+        try:
+            yield
+        finally:
+            self._pending -= count
+            CHECKS_PENDING.dec(count)
 
     async def with_evidence(self, request: CheckRequest) -> CheckRequest:
         """``request`` carrying its external evidence (gathered now unless it already carries it)."""
@@ -205,25 +246,27 @@ class DecisionService:
         Items fail independently (an unknown token or a reused key is that item's error); a
         failure to record the decisions fails every item it touched with ``ServiceUnavailable``.
         The items are queued together, so they share group commits (up to ``max_batch`` each).
+        The batch is admitted whole or refused whole (``Overloaded``).
         """
-        received = time.perf_counter()
-        # evidence is gathered concurrently first, so that queuing (and deciding) keeps the order
-        requests = list(await asyncio.gather(*(self.with_evidence(r) for r in requests)))
-        results: list[dict[str, Any] | ComplianceShieldError | None] = [None] * len(requests)
-        queued: list[tuple[int, _Pending]] = []
-        for i, request in enumerate(requests):
-            if request.token_id not in self._snapshot.tokens:
-                results[i] = _token_not_found(request)
-                continue
-            pending = _Pending(request, received)
-            self._queue.put_nowait(pending)
-            queued.append((i, pending))
-        for i, pending in queued:
-            try:
-                results[i] = await pending.future
-            except ComplianceShieldError as exc:
-                results[i] = exc
-        return [r for r in results if r is not None]
+        with self._admitted(len(requests)):
+            received = time.perf_counter()
+            # evidence is gathered concurrently first, so that queuing (and deciding) keeps the order
+            requests = list(await asyncio.gather(*(self.with_evidence(r) for r in requests)))
+            results: list[dict[str, Any] | ComplianceShieldError | None] = [None] * len(requests)
+            queued: list[tuple[int, _Pending]] = []
+            for i, request in enumerate(requests):
+                if request.token_id not in self._snapshot.tokens:
+                    results[i] = _token_not_found(request)
+                    continue
+                pending = _Pending(request, received)
+                self._queue.put_nowait(pending)
+                queued.append((i, pending))
+            for i, pending in queued:
+                try:
+                    results[i] = await pending.future
+                except ComplianceShieldError as exc:
+                    results[i] = exc
+            return [r for r in results if r is not None]
 
     # -- the writer --------------------------------------------------------------------------
 
