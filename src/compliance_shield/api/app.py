@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from compliance_shield import __version__
+from compliance_shield.api import hot_path
 from compliance_shield.api.auth import TokenVerifier
 from compliance_shield.api.errors import install_error_handlers
 from compliance_shield.api.routers import (
@@ -72,4 +73,5 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
         webhooks,
     ):
         app.include_router(module.router)
+    hot_path.install(app)
     return app

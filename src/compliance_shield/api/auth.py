@@ -17,6 +17,7 @@ from typing import Any
 import jwt
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
 
 from compliance_shield.errors import Forbidden, NotAuthenticated
 
@@ -110,14 +111,26 @@ def require(*roles: str) -> Callable[..., Coroutine[Any, Any, Principal]]:
     ) -> Principal:
         if credentials is None or credentials.scheme.lower() != "bearer":
             raise NotAuthenticated("a bearer token is required")
-        verifier: TokenVerifier = request.app.state.token_verifier
-        principal = verifier.verify(credentials.credentials)
-        if not principal.roles & allowed:
-            raise Forbidden(f"this action needs one of the roles: {', '.join(sorted(allowed))}")
-        return principal
+        return _admit(request, credentials.credentials, allowed)
 
     dependency.required_roles = allowed  # type: ignore[attr-defined]
     return dependency
+
+
+def authorize(request: Request, allowed: frozenset[str]) -> Principal:
+    """What ``require(...)`` does, for an endpoint outside FastAPI's dependency injection."""
+    scheme, token = get_authorization_scheme_param(request.headers.get("authorization"))
+    if not (scheme and token) or scheme.lower() != "bearer":
+        raise NotAuthenticated("a bearer token is required")
+    return _admit(request, token, allowed)
+
+
+def _admit(request: Request, token: str, allowed: frozenset[str]) -> Principal:
+    verifier: TokenVerifier = request.app.state.token_verifier
+    principal = verifier.verify(token)
+    if not principal.roles & allowed:
+        raise Forbidden(f"this action needs one of the roles: {', '.join(sorted(allowed))}")
+    return principal
 
 
 READ = require("analyst", "officer")

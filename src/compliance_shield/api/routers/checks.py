@@ -64,6 +64,8 @@ async def transfer_check(
 ) -> Response:
     """Answers APPROVED, REJECTED or ESCALATED (200) once the decision is durably recorded.
 
+    Served by ``api.hot_path.transfer_check``; this declaration is the OpenAPI document's.
+
     An approval reserves its effect (holder slot, balance, limits) until settled, cancelled or
     ``expires_at``.
     """
@@ -90,6 +92,11 @@ async def transfer_check_batch(
     single check would refuse (unknown token, reused key) carries its error in place. Items are
     decided in order, so earlier approvals count against later items' limits.
     """
+    return json_response(await batch_results(c, principal, body, view))
+
+
+async def batch_results(c: Container, principal: Principal, body: TransferCheckBatchIn, view: CheckView) -> Any:
+    """Decide a batch; the body of the answer (each item's check or error, in place)."""
     requests = [
         item.to_check_request(principal.sub, item.idempotency_key, exclude={"idempotency_key"})
         for item in body.transfers
@@ -104,7 +111,7 @@ async def transfer_check_batch(
             results.append({"status_code": answer.status, "error": error})
         else:
             results.append({"status_code": 200, "check": check_out(answer, view)})
-    return json_response({"results": results})
+    return {"results": results}
 
 
 @router.get("/checks/{check_id}", response_model=CheckOut, summary="Read a decision")
