@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -40,35 +39,24 @@ async def insert_reservations(conn: Conn, rows: Sequence[tuple[Any, ...]]) -> No
     )
 
 
-async def insert_idempotency_keys(conn: Conn, rows: Sequence[tuple[Any, ...]]) -> None:
-    """Rows of (principal, key, request_hash, check_id, created_at)."""
-    await conn.executemany(
-        "INSERT INTO idempotency_keys (principal, key, request_hash, check_id, created_at) VALUES ($1, $2, $3, $4, $5)",
-        rows,
-    )
-
-
-#: ``'idem'`` as a big-endian integer: the class of the advisory locks taken on idempotency keys
-#: (two-key advisory locks never conflict with the one-key locks used elsewhere)
-IDEMPOTENCY_LOCK_CLASS = 0x6964656D
-
-
-def _key_lock_id(principal: str, key: str) -> int:
-    """A 32-bit lock id for (principal, key); two keys sharing an id only wait for each other."""
-    digest = hashlib.blake2b(f"{principal}\x00{key}".encode(), digest_size=4).digest()
-    return int.from_bytes(digest, "big", signed=True)
-
-
-async def lock_idempotency_keys(conn: Conn, principal_keys: Sequence[tuple[str, str]]) -> None:
-    """Hold transaction-scoped locks on these keys (in one stable order: no deadlocks).
-
-    Another process deciding a request under one of these keys has committed (or given up) once
-    this returns, so a lookup in the *next* statement sees its key.
+async def claim_idempotency_keys(
+    conn: Conn, rows: Sequence[tuple[str, str, str, UUID, datetime]]
+) -> set[tuple[str, str]]:
+    """Insert rows of (principal, key, request_hash, check_id, created_at); the (principal, key)
+    pairs claimed. A pair already stored is not claimed; one being inserted by another open
+    transaction is waited for (the primary key's uniqueness check) and then claimed only if that
+    transaction rolled back. Rows go in one sorted order, so two writers cannot deadlock here.
     """
-    ids = sorted({_key_lock_id(principal, key) for principal, key in principal_keys})
-    await conn.execute(
-        "SELECT count(pg_advisory_xact_lock($1::int, id)) FROM unnest($2::int[]) AS id", IDEMPOTENCY_LOCK_CLASS, ids
+    ordered = sorted(rows)
+    claimed = await conn.fetch(
+        """INSERT INTO idempotency_keys (principal, key, request_hash, check_id, created_at)
+           SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::uuid[], $5::timestamptz[])
+           ORDER BY 1, 2
+           ON CONFLICT DO NOTHING
+           RETURNING principal, key""",
+        *(list(column) for column in zip(*ordered, strict=True)),
     )
+    return {(r["principal"], r["key"]) for r in claimed}
 
 
 async def find_idempotency_keys(

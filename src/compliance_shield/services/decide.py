@@ -3,14 +3,14 @@
 Requests are queued to one group-commit writer per process. The writer takes every request that
 arrives within ``commit_window_ms`` (up to ``commit_max_batch``) and, in ONE transaction:
 
-1. locks the batch's ``Idempotency-Key`` values (a repeat being decided by another writer is
+1. claims the batch's ``Idempotency-Key`` values (a repeat being decided by another writer is
    waited for) and resolves repeats to their stored decision (a different body → 409);
 2. locks the ``token_state`` rows of the batch's tokens and reloads any in-memory ledger that
    another process changed (version mismatch) — so state-dependent limits are checked and
    reserved atomically across processes;
 3. evaluates each request in arrival order, reserving each approval's effect in the ledger so
    the next request in the batch sees it;
-4. inserts the decision rows, reservations, idempotency keys, outbox events and audit entries.
+4. inserts the decision rows, reservations, outbox events and audit entries.
 
 Each caller is answered only after that transaction commits (record before answering). If it
 cannot commit, every caller of the batch gets ``ServiceUnavailable`` (HTTP 503) and the touched
@@ -322,13 +322,13 @@ class DecisionService:
         now = self._clock()
         results: list[dict[str, Any] | Exception | None] = [None] * len(batch)
         async with self._pool.acquire(timeout=5) as conn, conn.transaction():
-            leaders = await self._resolve_idempotency(conn, batch, results)
-            versions = await ledger_queries.lock_tokens(conn, [batch[i].request.token_id for i in leaders])
+            leaders = await self._resolve_idempotency(conn, batch, results, now)
+            versions = await ledger_queries.lock_tokens(conn, [batch[i].request.token_id for i, _ in leaders])
             await self._ensure_ledgers(conn, versions, now)
             rows: list[dict[str, Any]] = []
             reservations: list[tuple[Any, ...]] = []
-            for i in leaders:
-                row, reservation = self._decide(batch[i], now, touched)
+            for i, check_id in leaders:
+                row, reservation = self._decide(batch[i], check_id, now, touched)
                 rows.append(row)
                 results[i] = row
                 if reservation is not None:
@@ -344,16 +344,30 @@ class DecisionService:
             CHECKS.labels(row["status"]).inc()
         return [r if r is not None else ServiceUnavailable("not decided") for r in results]
 
-    async def _resolve_idempotency(self, conn: Conn, batch: list[_Pending], results: list[Any]) -> list[int]:
-        """Answer stored repeats; return the indexes of requests that need a new decision."""
-        keyed = {
-            (p.request.principal, p.request.idempotency_key): i
-            for i, p in reversed(list(enumerate(batch)))
-            if p.request.idempotency_key
-        }
-        if keyed:  # a repeat may be in flight in another writer: wait for it, then look the keys up
-            await repo.lock_idempotency_keys(conn, list(keyed))
-        stored = await repo.find_idempotency_keys(conn, list(keyed)) if keyed else {}
+    async def _resolve_idempotency(
+        self, conn: Conn, batch: list[_Pending], results: list[Any], now: datetime
+    ) -> list[tuple[int, UUID]]:
+        """Answer stored repeats; return the requests that need a new decision, with their check ids.
+
+        Keys are claimed first (inserted with the id their decision will have), so a repeat being
+        decided by another writer is waited for rather than decided twice; the rows commit, or
+        roll back, with the decisions they name.
+        """
+        first: dict[tuple[str, str], int] = {}
+        ids: dict[int, UUID] = {}  # (drawn in batch order: ids sort as the decisions were made)
+        for i, p in enumerate(batch):
+            keyed = p.request.idempotency_key
+            if keyed is None or first.setdefault((p.request.principal, keyed), i) == i:  # (a repeat: no id)
+                ids[i] = uuid7()
+        claimed = (
+            await repo.claim_idempotency_keys(
+                conn, [(*key, batch[i].request.request_hash, ids[i], now) for key, i in first.items()]
+            )
+            if first
+            else set()
+        )
+        taken = [key for key in first if key not in claimed]
+        stored = await repo.find_idempotency_keys(conn, taken) if taken else {}
         stored_checks = await repo.get_checks(conn, [r["check_id"] for r in stored.values()]) if stored else {}
         leaders = []
         for i, p in enumerate(batch):
@@ -365,10 +379,10 @@ class DecisionService:
                 else:
                     IDEMPOTENT_REPLAYS.inc()
                     results[i] = stored_checks[found["check_id"]]
-            elif p.request.idempotency_key and keyed[key] != i:
+            elif p.request.idempotency_key and first[key] != i:
                 continue  # a repeat within this batch: answered from its leader after commit
             else:
-                leaders.append(i)
+                leaders.append((i, ids[i]))
         return leaders
 
     def _fill_followers(self, batch: list[_Pending], results: list[Any]) -> None:
@@ -428,7 +442,7 @@ class DecisionService:
         freeze_survivors()
 
     def _decide(
-        self, pending: _Pending, now: datetime, touched: dict[UUID, list[dict[str, Any]]]
+        self, pending: _Pending, check_id: UUID, now: datetime, touched: dict[UUID, list[dict[str, Any]]]
     ) -> tuple[dict[str, Any], tuple[Any, ...] | None]:
         request = pending.request
         token = self._snapshot.tokens[request.token_id]
@@ -438,7 +452,6 @@ class DecisionService:
         policy = self._snapshot.policies.get(token.policy_id) if token.policy_id else None
         decision = evaluate(policy.compiled, facts, now) if policy else _no_policy_decision()
         facts_json = facts.__pydantic_serializer__.to_json(facts)
-        check_id = uuid7()
         ttl = policy.compiled.document.approval_ttl_seconds if policy else 0
         approved = decision.status is Outcome.APPROVED
         expires_at = now + timedelta(seconds=ttl) if approved else None
@@ -496,13 +509,6 @@ class DecisionService:
         await repo.insert_checks(conn, rows)
         if reservations:
             await repo.insert_reservations(conn, reservations)
-        keys = [
-            (r["principal"], r["idempotency_key"], r["request_hash"], r["id"], now)
-            for r in rows
-            if r["idempotency_key"]
-        ]
-        if keys:
-            await repo.insert_idempotency_keys(conn, keys)
         await repo.insert_outbox(
             conn,
             [outbox_row("transfer_check.decided", str(r["token_id"]), _event_data(r), now) for r in rows],
