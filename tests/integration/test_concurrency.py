@@ -206,3 +206,18 @@ async def test_another_process_catches_up_from_recorded_changes_without_reloadin
     assert (await decide(other_client, buyers[0], 900))["status"] == "APPROVED"  # 1,000 - 40 reserved
     assert (await decide(other_client, buyers[0], 100))["status"] == "REJECTED"
     assert other_container.decisions.ledgers[UUID(token["id"])] is ledger
+
+
+async def test_every_token_has_its_state_row_from_the_start(
+    client: httpx.AsyncClient, admin: Headers, container: Container
+) -> None:
+    """Writers lock existing rows only: creating a missing row inside a writer's transaction, after
+    other rows were locked, let two writers' first checks of new tokens deadlock."""
+    token = await make_token(client, admin, await publish_document(client, admin, policy_document(RULES)))
+    async with container.pool.acquire() as conn:
+        version = await conn.fetchval("SELECT version FROM token_state WHERE token_id = $1", UUID(token["id"]))
+        orphans = await conn.fetchval(
+            "SELECT count(*) FROM tokens t WHERE NOT EXISTS (SELECT 1 FROM token_state s WHERE s.token_id = t.id)"
+        )
+    assert version == 0
+    assert orphans == 0

@@ -23,8 +23,9 @@ _LOCK = "SELECT token_id, version FROM token_state WHERE token_id = ANY($1::uuid
 async def lock_tokens(conn: Conn, token_ids: Sequence[UUID]) -> dict[UUID, int]:
     """Lock the state rows of ``token_ids`` (in a stable order: no deadlocks) and return versions.
 
-    One round trip when every row exists (the usual case: it is inside the writer's locked path);
-    a token's first check creates its row first.
+    Every token gets its row when it is created (migration 0009), so this is one round trip. The
+    fallback for a missing row creates it after the others were locked — out of order, so two
+    transactions taking it could deadlock; it is kept for rows removed by hand.
     """
     ordered = sorted(set(token_ids))
     rows = await conn.fetch(_LOCK, ordered)
