@@ -119,6 +119,10 @@ class Settings(BaseSettings):
     cache_local_ttl_seconds: float = Field(default=60.0, gt=0, le=86400)
     cache_local_max_entries: int = Field(default=100_000, ge=100)
 
+    #: the largest request body accepted (413 PAYLOAD_TOO_LARGE beyond it); a full batch of
+    #: 1,000 transfers with travel-rule data is well under 1 MiB
+    max_request_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+
     #: the group-commit writer waits at most this long to fill a batch
     commit_window_ms: float = Field(default=2.0, ge=0, le=100)
     commit_max_batch: int = Field(default=256, ge=1, le=10000)

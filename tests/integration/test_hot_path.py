@@ -97,3 +97,20 @@ async def test_a_decision_has_the_same_shape_either_way(
     lean, reference = answers
     assert lean.keys() == reference.keys()
     assert (lean["status"], lean["reasons"]) == (reference["status"], reference["reasons"])
+
+
+@pytest.mark.parametrize("declared", [True, False], ids=["content-length", "chunked"])
+@pytest.mark.parametrize("path", [CHECK, BATCH, "/v1/investors"])
+async def test_a_body_over_the_limit_is_413_in_the_error_envelope(
+    client: httpx.AsyncClient, checker: Headers, settings: Any, path: str, declared: bool
+) -> None:
+    oversized = b'{"x": "' + b"a" * settings.max_request_body_bytes + b'"}'
+
+    async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: counted as it streams in
+        for start in range(0, len(oversized), 65536):
+            yield oversized[start : start + 65536]
+
+    content: Any = oversized if declared else chunks()
+    answer = await client.post(path, content=content, headers=checker | {"content-type": "application/json"})
+    assert answer.status_code == 413
+    assert answer.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"

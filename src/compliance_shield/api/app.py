@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from compliance_shield import __version__
 from compliance_shield.api import hot_path
 from compliance_shield.api.auth import TokenVerifier
+from compliance_shield.api.body_limit import BodyLimitMiddleware
 from compliance_shield.api.errors import install_error_handlers
 from compliance_shield.api.routers import (
     certificates,
@@ -59,6 +60,7 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
     if container is not None:
         app.state.container = container
     install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_body_bytes)
     for module in (
         health,
         checks,

@@ -15,7 +15,13 @@ from compliance_shield.errors import ComplianceShieldError, Overloaded
 
 log = structlog.get_logger(__name__)
 
-_HTTP_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 401: "NOT_AUTHENTICATED", 403: "FORBIDDEN"}
+_HTTP_CODES = {
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    401: "NOT_AUTHENTICATED",
+    403: "FORBIDDEN",
+    413: "PAYLOAD_TOO_LARGE",
+}
 
 
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
