@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -146,14 +148,24 @@ def serve(
         _demo_banner(settings, summary)
     # server processes read their settings from the environment: hand them the resolved URL
     os.environ["DATABASE_URL"] = url
-    uvicorn.run(
-        "compliance_shield.api.asgi:app",
-        host=settings.host,
-        port=settings.port,
-        workers=workers or settings.workers,
-        log_level=settings.log_level.lower(),
-        access_log=False,
-    )
+    processes = workers or settings.workers
+    peers_dir = None
+    if processes > 1 and settings.writer_peers_dir is None:
+        # this serve's processes find each other here: each writes the tokens it owns
+        peers_dir = Path(tempfile.mkdtemp(prefix="cs-writers-"))
+        os.environ["WRITER_PEERS_DIR"] = str(peers_dir)
+    try:
+        uvicorn.run(
+            "compliance_shield.api.asgi:app",
+            host=settings.host,
+            port=settings.port,
+            workers=processes,
+            log_level=settings.log_level.lower(),
+            access_log=False,
+        )
+    finally:
+        if peers_dir is not None:
+            shutil.rmtree(peers_dir, ignore_errors=True)
 
 
 @app.command()

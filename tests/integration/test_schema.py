@@ -16,7 +16,7 @@ from compliance_shield.db import migrate
 
 pytestmark = pytest.mark.integration
 
-OUR_FUNCTIONS = ("ensure_check_partitions", "forbid_modification", "notify_refdata", "notify_token_state")
+OUR_FUNCTIONS = ("create_token_state", "ensure_check_partitions", "forbid_modification", "notify_refdata")
 
 
 def _month_start(moment: datetime, months_ahead: int) -> tuple[int, int]:
@@ -208,7 +208,9 @@ async def test_evm_addresses_must_be_stored_lower_case(tx_conn: asyncpg.Connecti
     )
 
 
-async def test_reference_data_and_token_state_changes_are_notified(conn: asyncpg.Connection, database_url: str) -> None:
+async def test_reference_data_changes_are_notified_and_token_state_bumps_are_not(
+    conn: asyncpg.Connection, database_url: str
+) -> None:
     received: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
 
     def on_notify(_conn: object, _pid: int, channel: str, payload: object) -> None:
@@ -231,7 +233,8 @@ async def test_reference_data_and_token_state_changes_are_notified(conn: asyncpg
             await writer.execute("UPDATE token_state SET version = version + 1 WHERE token_id = $1", token_id)
         await writer.execute("UPDATE wallets SET status = 'frozen' WHERE address = $1", address)
 
-        messages = [await asyncio.wait_for(received.get(), timeout=5) for _ in range(5)]
+        messages = [await asyncio.wait_for(received.get(), timeout=5) for _ in range(3)]
+        await asyncio.sleep(0.2)  # (a token_state notification would have arrived by now)
     finally:
         await writer.close()
     refdata = [json.loads(p) for c, p in messages if c == "cs_refdata"]
@@ -240,7 +243,7 @@ async def test_reference_data_and_token_state_changes_are_notified(conn: asyncpg
         {"table": "wallets", "key": address, "op": "insert"},
         {"table": "wallets", "key": address, "op": "update"},
     ]
-    assert [p for c, p in messages if c == "cs_token_state"] == [f"{token_id}:0", f"{token_id}:1"]
+    assert received.empty()  # writers catch up from ledger_changes under the token locks
 
 
 async def test_the_review_queue_is_listed_through_its_partial_index(tx_conn: asyncpg.Connection) -> None:

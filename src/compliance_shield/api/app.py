@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from compliance_shield import __version__
-from compliance_shield.api import hot_path
+from compliance_shield.api import affinity, hot_path
 from compliance_shield.api.auth import TokenVerifier
 from compliance_shield.api.body_limit import BodyLimitMiddleware
 from compliance_shield.api.errors import install_error_handlers
@@ -40,9 +40,12 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
             return
         built = await build_container(settings)
         app.state.container = built
+        peers = await affinity.attach(app, built, settings.writer_peers_dir) if settings.writer_peers_dir else None
         try:
             yield
         finally:
+            if peers is not None:
+                await peers.stop()
             await built.close()
 
     app = FastAPI(

@@ -41,5 +41,9 @@ def json_response(content: Any, status_code: int = 200) -> Response:
     The route still declares its ``response_model`` for the OpenAPI document; a test compares the
     two serializations.
     """
-    body = orjson.dumps(content, default=str, option=orjson.OPT_UTC_Z)
-    return Response(body, status_code=status_code, media_type="application/json")
+    return Response(json_bytes(content), status_code=status_code, media_type="application/json")
+
+
+def json_bytes(content: Any) -> bytes:
+    """The JSON of an answer body (see ``json_response``)."""
+    return orjson.dumps(content, default=str, option=orjson.OPT_UTC_Z)

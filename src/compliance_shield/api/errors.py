@@ -38,8 +38,20 @@ def _field(loc: tuple[Any, ...]) -> str:
     return out
 
 
+def render_error(exc: Exception) -> JSONResponse:
+    """The answer the app's handlers give for ``exc`` (for work done outside a route: a check
+    another server process forwarded)."""
+    if isinstance(exc, ComplianceShieldError):
+        return _domain_response(exc)
+    return _unexpected_response(exc)
+
+
 async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ComplianceShieldError)
+    return _domain_response(exc)
+
+
+def _domain_response(exc: ComplianceShieldError) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
     if isinstance(exc, Overloaded):
         headers = {"Retry-After": str(exc.retry_after)}
@@ -73,6 +85,10 @@ _UNAVAILABLE = (OSError, TimeoutError, asyncpg.PostgresConnectionError, asyncpg.
 
 
 async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    return _unexpected_response(exc)
+
+
+def _unexpected_response(exc: Exception) -> JSONResponse:
     if isinstance(exc, _UNAVAILABLE):
         log.warning("request.database_unavailable", error=repr(exc))
         return JSONResponse(

@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from compliance_shield.api.affinity import forward_if_owned_elsewhere
 from compliance_shield.api.auth import CHECK, authorize
 from compliance_shield.api.deps import json_response
 from compliance_shield.api.routers.checks import IdempotencyKey, View, batch_results
@@ -97,6 +98,10 @@ async def transfer_check(request: Request) -> Response:
     body = await _body(request, _CHECK_BODY, errors)
     if errors:
         raise RequestValidationError(errors)
+    peers = getattr(request.app.state, "peers", None)
+    forwarded = await forward_if_owned_elsewhere(peers, body.token_id, principal.sub, key, view, await request.body())
+    if forwarded is not None:
+        return forwarded
     container: Container = request.app.state.container
     row = await container.decisions.check(body.to_check_request(principal.sub, key))
     return json_response(check_out(row, view))

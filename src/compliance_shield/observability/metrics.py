@@ -20,6 +20,11 @@ CHECKS_SHED = Counter(
     "compliance_checks_shed_total", "Checks refused at once (503 OVERLOADED): too many were waiting to be decided"
 )
 CHECKS_PENDING = Gauge("compliance_checks_pending", "Checks admitted and not yet answered (at most MAX_PENDING_CHECKS)")
+CHECKS_FORWARDED = Counter(
+    "compliance_checks_forwarded_total",
+    "Single checks handed to the server process owning their token, by result (answered, unreachable, lost)",
+    ["result"],
+)
 IDEMPOTENT_REPLAYS = Counter("compliance_idempotent_replays_total", "Requests answered from a stored decision")
 SNAPSHOT_RELOADS = Counter("compliance_snapshot_reloads_total", "Reference-data snapshot reloads by table", ["table"])
 LEDGER_CATCHUPS = Counter(

@@ -1,0 +1,82 @@
+"""Single checks decided by the server process that owns their token (``WRITER_PEERS_DIR``).
+
+With several server processes on one database, two processes writing the same tokens wait for
+each other's row locks and catch their ledgers up from each other's change log. When ``serve``
+runs more than one process it gives them a private directory; each then decides the single checks
+of the tokens it owns (``adapters.peers``) and hands the others' to their owner over a Unix
+socket, after authenticating and validating them itself. The owner answers exactly as it would a
+check of its own (same admission bound, idempotency, error envelope).
+
+An owner that cannot be reached gets nothing sent: the check is decided here, as correct as ever
+(the row locks still serialize writers), only slower. A connection lost after sending answers
+503 (retry with the same ``Idempotency-Key``): the owner may have recorded the decision.
+Batches and Kafka-driven checks are decided where they arrive.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import orjson
+from fastapi import FastAPI
+from pydantic import TypeAdapter
+from starlette.responses import Response
+
+from compliance_shield.adapters.peers import PeerLost, Peers, PeerUnreachable
+from compliance_shield.api.deps import json_bytes
+from compliance_shield.api.errors import render_error
+from compliance_shield.api.schemas import CheckView, TransferCheckIn, check_out
+from compliance_shield.bootstrap import Container
+from compliance_shield.errors import ServiceUnavailable
+from compliance_shield.observability.metrics import CHECKS_FORWARDED
+
+_CHECK_BODY: TypeAdapter[TransferCheckIn] = TypeAdapter(TransferCheckIn)
+#: the headers of an answer that carry meaning for the caller
+_KEPT_HEADERS = ("retry-after", "www-authenticate")
+
+
+async def attach(app: FastAPI, container: Container, directory: Path) -> Peers:
+    """Join the members in ``directory`` and answer their forwarded checks with ``container``."""
+    peers = Peers(directory, partial(decide_forwarded, container))
+    await peers.start()
+    app.state.peers = peers
+    return peers
+
+
+async def decide_forwarded(container: Container, fields: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+    """Decide a check another process authenticated, validated and forwarded here."""
+    try:
+        body = _CHECK_BODY.validate_python(fields["body"])
+        row = await container.decisions.check(body.to_check_request(fields["principal"], fields["key"]))
+        return 200, {}, json_bytes(check_out(row, fields["view"]))
+    except Exception as exc:  # answered like the route would answer it
+        response = render_error(exc)
+        headers = {k: v for k, v in response.headers.items() if k in _KEPT_HEADERS}
+        return response.status_code, headers, bytes(response.body)
+
+
+async def forward_if_owned_elsewhere(
+    peers: Peers | None, token_id: UUID, principal: str, key: str | None, view: CheckView, raw_body: bytes
+) -> Response | None:
+    """The owner's answer when another process owns ``token_id``; None to decide here."""
+    if peers is None:
+        return None
+    owner = peers.owner(token_id)
+    if owner == peers.id:
+        return None
+    fields = {"principal": principal, "key": key, "view": view, "body": orjson.Fragment(raw_body)}
+    try:
+        status, headers, body = await peers.forward(owner, fields)
+    except PeerUnreachable:
+        CHECKS_FORWARDED.labels("unreachable").inc()
+        return None
+    except PeerLost as exc:
+        CHECKS_FORWARDED.labels("lost").inc()
+        raise ServiceUnavailable(
+            "the process deciding this token stopped answering; retry with the same Idempotency-Key"
+        ) from exc
+    CHECKS_FORWARDED.labels("answered").inc()
+    return Response(body, status_code=status, headers=headers, media_type="application/json")

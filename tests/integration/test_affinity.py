@@ -1,0 +1,124 @@
+"""Server processes of one ``serve`` each decide the single checks of the tokens they own; a check
+arriving at another process is handed to its owner and answered exactly as the owner answers."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+from uuid import UUID, uuid4
+
+import httpx
+import pytest
+from support import Headers, hold, make_party, make_token, policy_document, publish_document, transfer
+
+from compliance_shield.adapters.peers import Peers
+from compliance_shield.api import affinity
+from compliance_shield.api.app import create_app
+from compliance_shield.bootstrap import Container, build_container
+
+pytestmark = pytest.mark.integration
+
+RULES = [{"rule": "wallet_bound"}, {"rule": "kyc_verified"}, {"rule": "sufficient_balance"}]
+
+
+class Process:
+    """One server process: its container, its app's client and its membership."""
+
+    def __init__(self, container: Container, client: httpx.AsyncClient, peers: Peers) -> None:
+        self.container, self.client, self.peers = container, client, peers
+
+
+@pytest.fixture
+async def processes(settings: Any, database_url: str) -> AsyncIterator[list[Process]]:
+    """Two server processes sharing one peers directory (as ``serve --workers 2`` runs them)."""
+    started: list[Process] = []
+    directory = Path(tempfile.mkdtemp(prefix="cs-w-"))  # short: a socket path holds ~100 bytes
+    try:
+        for name in ("a", "b"):
+            container = await build_container(settings, url=database_url, migrate=False)
+            app = create_app(settings, container=container)
+            peers = await affinity.attach(app, container, directory)
+            client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=f"http://{name}")
+            started.append(Process(container, client, peers))
+        for process in started:
+            process.peers.refresh()
+        yield started
+    finally:
+        for process in started:
+            await process.client.aclose()
+            await process.peers.stop()
+            await process.container.close()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+async def _owned_by(
+    processes: list[Process], owner: Process, client: httpx.AsyncClient, admin: Headers
+) -> tuple[str, str]:
+    """A token that ``owner`` owns, with a seller holding 100 of it."""
+    document = await publish_document(client, admin, policy_document(RULES))
+    for _ in range(64):
+        token = await make_token(client, admin, document)
+        if all(p.peers.owner(UUID(token["id"])) == owner.peers.id for p in processes):
+            seller, address = await make_party(client, admin)
+            await hold(client, admin, token["id"], seller["id"], 100)
+            return token["id"], address
+    raise AssertionError("no token owned by the process in 64 tries")
+
+
+async def test_a_check_for_a_token_owned_elsewhere_is_decided_by_its_owner(
+    client: httpx.AsyncClient, admin: Headers, checker: Headers, processes: list[Process]
+) -> None:
+    first, second = processes
+    assert first.peers.members == second.peers.members  # both see both
+    token_id, seller = await _owned_by(processes, second, client, admin)
+    _, buyer = await make_party(client, admin)
+    keyed = checker | {"Idempotency-Key": f"fwd-{uuid4()}"}
+    body = transfer(token_id, seller, buyer, 60)
+    answer = await first.client.post("/v1/compliance/transfer-check", json=body, headers=keyed)
+    assert answer.status_code == 200
+    assert answer.json()["status"] == "APPROVED"
+    assert UUID(token_id) in second.container.decisions.ledgers  # the owner decided it
+    assert UUID(token_id) not in first.container.decisions.ledgers
+    # the same key from the same caller, through either process: the one stored decision
+    again = await second.client.post("/v1/compliance/transfer-check", json=body, headers=keyed)
+    assert again.json()["id"] == answer.json()["id"]
+    reused = await first.client.post("/v1/compliance/transfer-check", json=body | {"amount": "61"}, headers=keyed)
+    assert reused.status_code == 409
+    assert reused.json()["error"]["code"] == "IDEMPOTENCY_KEY_REUSED"
+    # the owner's ledger holds the first approval's reservation: 100 - 60 leaves 40
+    short = await first.client.post(
+        "/v1/compliance/transfer-check", json=transfer(token_id, seller, buyer, 41), headers=checker
+    )
+    assert "INSUFFICIENT_BALANCE" in [r["code"] for r in short.json()["reasons"]]
+
+
+async def test_the_owner_answers_in_the_shape_asked_for(
+    client: httpx.AsyncClient, admin: Headers, checker: Headers, processes: list[Process]
+) -> None:
+    first, second = processes
+    token_id, seller = await _owned_by(processes, second, client, admin)
+    _, buyer = await make_party(client, admin)
+    answer = await first.client.post(
+        "/v1/compliance/transfer-check?view=summary", json=transfer(token_id, seller, buyer, 1), headers=checker
+    )
+    assert answer.status_code == 200
+    assert "rules" not in answer.json()
+
+
+async def test_an_owner_that_is_gone_leaves_the_check_to_the_process_it_reached(
+    client: httpx.AsyncClient, admin: Headers, checker: Headers, processes: list[Process]
+) -> None:
+    first, second = processes
+    token_id, seller = await _owned_by(processes, second, client, admin)
+    await second.peers.stop()  # its socket is gone; the first process has not re-read the members yet
+    _, buyer = await make_party(client, admin)
+    answer = await first.client.post(
+        "/v1/compliance/transfer-check", json=transfer(token_id, seller, buyer, 5), headers=checker
+    )
+    assert answer.status_code == 200
+    assert answer.json()["status"] == "APPROVED"
+    assert UUID(token_id) in first.container.decisions.ledgers
+    assert first.peers.members == (first.peers.id,)
