@@ -150,7 +150,7 @@ def serve(
     os.environ["DATABASE_URL"] = url
     processes = workers or settings.workers
     peers_dir = None
-    if processes > 1 and settings.writer_peers_dir is None:
+    if processes > 1 and settings.writer_affinity and settings.writer_peers_dir is None:
         # this serve's processes find each other here: each writes the tokens it owns
         peers_dir = Path(tempfile.mkdtemp(prefix="cs-writers-"))
         os.environ["WRITER_PEERS_DIR"] = str(peers_dir)

@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     #: a directory private to one ``serve`` of several processes: each decides the single checks of
     #: the tokens it owns and hands the others to their owner (``serve`` sets it; see api/affinity.py)
     writer_peers_dir: Path | None = None
+    #: false: every process decides whatever reaches it (the row locks keep that correct)
+    writer_affinity: bool = True
 
     #: PostgreSQL URL; empty means "start the embedded server in ``data_dir``"
     database_url: str | None = None

@@ -40,7 +40,8 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
             return
         built = await build_container(settings)
         app.state.container = built
-        peers = await affinity.attach(app, built, settings.writer_peers_dir) if settings.writer_peers_dir else None
+        peers_dir = settings.writer_peers_dir if settings.writer_affinity else None
+        peers = await affinity.attach(app, built, peers_dir) if peers_dir is not None else None
         try:
             yield
         finally:
