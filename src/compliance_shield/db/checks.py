@@ -8,6 +8,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+import orjson
 
 from compliance_shield.db import Conn
 
@@ -19,23 +20,43 @@ CHECK_COLUMNS = (
     "settled_at",
 )  # fmt: skip
 
-_INSERT_CHECK = (
-    f"INSERT INTO transfer_compliance_checks ({', '.join(CHECK_COLUMNS)}) VALUES "  # noqa: S608
-    f"({', '.join(f'${i}' for i in range(1, len(CHECK_COLUMNS) + 1))})"
+#: SQL types of CHECK_COLUMNS, in order: each becomes one array parameter of the batch insert
+_CHECK_TYPES = (
+    "uuid", "timestamptz", "uuid", "text", "text", "numeric", "text",
+    "text", "text", "smallint", "smallint", "jsonb", "json", "json",
+    "jsonb", "text", "uuid", "integer", "text", "text",
+    "text", "text", "timestamptz", "real", "text", "text",
+    "timestamptz",
+)  # fmt: skip
+_JSON_TYPES = {c: t for c, t in zip(CHECK_COLUMNS, _CHECK_TYPES, strict=True) if t in ("json", "jsonb")}
+
+_ARRAYS = ", ".join(f"${i}::{'text' if t in ('json', 'jsonb') else t}[]" for i, t in enumerate(_CHECK_TYPES, 1))
+_INSERT_CHECKS = (
+    f"INSERT INTO transfer_compliance_checks ({', '.join(CHECK_COLUMNS)}) "  # noqa: S608
+    f"SELECT {', '.join(f'{c}::{_JSON_TYPES[c]}' if c in _JSON_TYPES else c for c in CHECK_COLUMNS)} "
+    f"FROM unnest({_ARRAYS}) AS t({', '.join(CHECK_COLUMNS)})"
 )
 
 
+def _json_text(value: Any) -> str:
+    return orjson.dumps(value, default=str).decode()
+
+
 async def insert_checks(conn: Conn, rows: Sequence[dict[str, Any]]) -> None:
-    await conn.executemany(_INSERT_CHECK, [tuple(r[c] for c in CHECK_COLUMNS) for r in rows])
+    """Insert decision rows with ONE statement (a column array each): a row per statement cost the
+    database an executor start-up per decision. JSON columns travel as text, cast in SQL."""
+    columns = [[_json_text(r[c]) for r in rows] if c in _JSON_TYPES else [r[c] for r in rows] for c in CHECK_COLUMNS]
+    await conn.execute(_INSERT_CHECKS, *columns)
 
 
 async def insert_reservations(conn: Conn, rows: Sequence[tuple[Any, ...]]) -> None:
     """Rows of (check_id, token_id, from_investor_id, to_investor_id, amount, created_at, expires_at)."""
-    await conn.executemany(
+    await conn.execute(
         """INSERT INTO reservations
            (check_id, token_id, from_investor_id, to_investor_id, amount, created_at, expires_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7)""",
-        rows,
+           SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::numeric[],
+                                $6::timestamptz[], $7::timestamptz[])""",
+        *(list(column) for column in zip(*rows, strict=True)),
     )
 
 
@@ -74,10 +95,14 @@ async def find_idempotency_keys(
 
 async def insert_outbox(conn: Conn, rows: Sequence[tuple[Any, ...]]) -> None:
     """Rows of (event_id, topic, key, event_type, payload, created_at)."""
-    await conn.executemany(
-        "INSERT INTO outbox (event_id, topic, key, event_type, payload, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-        rows,
-    )
+    event_ids, topics, keys, types, payloads, created = zip(*rows, strict=True)
+    await conn.execute(
+        """INSERT INTO outbox (event_id, topic, key, event_type, payload, created_at)
+           SELECT event_id, topic, key, event_type, payload::jsonb, created_at
+             FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[])
+                  AS t(event_id, topic, key, event_type, payload, created_at)""",
+        list(event_ids), list(topics), list(keys), list(types), [_json_text(p) for p in payloads], list(created),
+    )  # fmt: skip
 
 
 async def get_checks(conn: Conn, ids: Sequence[UUID]) -> dict[UUID, dict[str, Any]]:
