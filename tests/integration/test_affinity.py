@@ -3,7 +3,9 @@ arriving at another process is handed to its owner and answered exactly as the o
 
 from __future__ import annotations
 
+import asyncio
 import shutil
+import socket
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -121,4 +123,65 @@ async def test_an_owner_that_is_gone_leaves_the_check_to_the_process_it_reached(
     assert answer.status_code == 200
     assert answer.json()["status"] == "APPROVED"
     assert UUID(token_id) in first.container.decisions.ledgers
+    assert first.peers.members == (first.peers.id,)
+
+
+async def test_an_owner_stopping_mid_check_answers_503_and_the_check_is_not_decided_twice(
+    client: httpx.AsyncClient, admin: Headers, checker: Headers, processes: list[Process]
+) -> None:
+    """Once a check is handed over, the process it reached never decides it as well: the owner
+    may have recorded it. The caller is told to retry (with its Idempotency-Key)."""
+    first, second = processes
+    token_id, seller = await _owned_by(processes, second, client, admin)
+    await second.peers.stop()
+    held = asyncio.Event()
+
+    async def never_answers(fields: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+        held.set()
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    stuck = Peers(second.peers.directory, never_answers, member_id=second.peers.id)  # same member, mute
+    await stuck.start()
+    try:
+        _, buyer = await make_party(client, admin)
+        call = asyncio.create_task(
+            first.client.post(
+                "/v1/compliance/transfer-check", json=transfer(token_id, seller, buyer, 5), headers=checker
+            )
+        )
+        await asyncio.wait_for(held.wait(), 5)
+        await stuck.stop()
+        answer = await asyncio.wait_for(call, 5)
+    finally:
+        await stuck.stop()
+    assert answer.status_code == 503
+    assert answer.json()["error"]["code"] == "SERVICE_UNAVAILABLE"
+    assert UUID(token_id) not in first.container.decisions.ledgers
+
+
+async def test_a_socket_left_by_a_process_that_died_is_cleared_and_its_tokens_decided_here(
+    client: httpx.AsyncClient, admin: Headers, checker: Headers, processes: list[Process]
+) -> None:
+    first, second = processes
+    await second.peers.stop()
+    dead = first.peers.directory / "writer-0000000000000000.sock"
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(str(dead))
+    listener.close()  # bound, never listening: what a killed process leaves behind
+    first.peers.refresh()
+    assert "0000000000000000" in first.peers.members
+    document = await publish_document(client, admin, policy_document(RULES))
+    for _ in range(64):
+        token = await make_token(client, admin, document)
+        if first.peers.owner(UUID(token["id"])) == "0000000000000000":
+            break
+    seller, address = await make_party(client, admin)
+    await hold(client, admin, token["id"], seller["id"], 10)
+    _, buyer = await make_party(client, admin)
+    answer = await first.client.post(
+        "/v1/compliance/transfer-check", json=transfer(token["id"], address, buyer, 1), headers=checker
+    )
+    assert answer.status_code == 200
+    assert not dead.exists()
     assert first.peers.members == (first.peers.id,)

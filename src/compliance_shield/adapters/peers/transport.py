@@ -112,8 +112,11 @@ class _Link:
 class Peers:
     """This process as a member, the others it knows of, and the links to them."""
 
-    def __init__(self, directory: Path, handler: Handler, *, refresh_seconds: float = 1.0) -> None:
-        self.id = uuid4().hex[:16]
+    def __init__(
+        self, directory: Path, handler: Handler, *, refresh_seconds: float = 1.0, member_id: str | None = None
+    ) -> None:
+        #: this member's name (new for each process unless given)
+        self.id = member_id or uuid4().hex[:16]
         self._directory = directory
         self._path = directory / f"{_PREFIX}{self.id}{_SUFFIX}"
         self._handler = handler
@@ -124,10 +127,15 @@ class Peers:
         self._server: asyncio.Server | None = None
         self._task: asyncio.Task[None] | None = None
         self._answering: set[asyncio.Task[None]] = set()
+        self._connections: set[asyncio.StreamWriter] = set()
 
     @property
     def members(self) -> tuple[str, ...]:
         return self._members
+
+    @property
+    def directory(self) -> Path:
+        return self._directory
 
     async def start(self) -> None:
         if len(os.fsencode(self._path)) > _MAX_SOCKET_PATH:
@@ -147,6 +155,11 @@ class Peers:
             self._server.close()
             self._path.unlink(missing_ok=True)
             self._server = None
+        # callers waiting on this process learn at once that their answers will not come
+        for task in list(self._answering):
+            task.cancel()
+        for connection in list(self._connections):
+            connection.close()
         for link in list(self._links.values()):
             await link.close()
         self._links.clear()
@@ -204,6 +217,7 @@ class Peers:
                 log.warning("peers.refresh_failed", error=repr(exc))
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._connections.add(writer)
         try:
             while True:
                 (length,) = _LENGTH.unpack(await reader.readexactly(_LENGTH.size))
@@ -214,6 +228,7 @@ class Peers:
         except (asyncio.IncompleteReadError, ConnectionError, OSError):
             pass
         finally:
+            self._connections.discard(writer)
             writer.close()
 
     async def _answer(self, fields: dict[str, Any], writer: asyncio.StreamWriter) -> None:
