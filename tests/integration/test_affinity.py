@@ -185,3 +185,45 @@ async def test_a_socket_left_by_a_process_that_died_is_cleared_and_its_tokens_de
     assert answer.status_code == 200
     assert not dead.exists()
     assert first.peers.members == (first.peers.id,)
+
+
+async def test_a_batch_is_split_by_owner_and_answered_in_its_order(
+    client: httpx.AsyncClient, admin: Headers, checker: Headers, processes: list[Process]
+) -> None:
+    first, second = processes
+    mine, my_seller = await _owned_by(processes, first, client, admin)
+    theirs, their_seller = await _owned_by(processes, second, client, admin)
+    buyers = [(await make_party(client, admin))[1] for _ in range(4)]
+    items = [
+        transfer(theirs, their_seller, buyers[0], 30),
+        transfer(mine, my_seller, buyers[1], 30),
+        transfer(theirs, their_seller, buyers[2], 80),  # 100 - 30 reserved: over balance
+        transfer(mine, my_seller, buyers[3], 30) | {"idempotency_key": f"b-{uuid4()}"},
+    ]
+    answer = await first.client.post("/v1/compliance/transfer-check/batch", json={"transfers": items}, headers=checker)
+    assert answer.status_code == 200
+    results = answer.json()["results"]
+    assert [r["check"]["to_address"].lower() for r in results] == [b.lower() for b in buyers]
+    assert [r["check"]["status"] for r in results] == ["APPROVED", "APPROVED", "REJECTED", "APPROVED"]
+    assert UUID(theirs) in second.container.decisions.ledgers
+    assert UUID(theirs) not in first.container.decisions.ledgers
+    assert UUID(mine) in first.container.decisions.ledgers
+    # the keyed item, repeated alone through the owner of its token: the stored decision
+    again = await first.client.post(
+        "/v1/compliance/transfer-check/batch", json={"transfers": [items[3]]}, headers=checker
+    )
+    assert again.json()["results"][0]["check"]["id"] == results[3]["check"]["id"]
+
+
+async def test_a_batch_share_whose_owner_is_gone_is_decided_here(
+    client: httpx.AsyncClient, admin: Headers, checker: Headers, processes: list[Process]
+) -> None:
+    first, second = processes
+    mine, my_seller = await _owned_by(processes, first, client, admin)
+    theirs, their_seller = await _owned_by(processes, second, client, admin)
+    await second.peers.stop()
+    buyers = [(await make_party(client, admin))[1] for _ in range(2)]
+    items = [transfer(theirs, their_seller, buyers[0], 1), transfer(mine, my_seller, buyers[1], 1)]
+    answer = await first.client.post("/v1/compliance/transfer-check/batch", json={"transfers": items}, headers=checker)
+    assert [r["status_code"] for r in answer.json()["results"]] == [200, 200]
+    assert UUID(theirs) in first.container.decisions.ledgers

@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from compliance_shield.api.affinity import forward_if_owned_elsewhere
+from compliance_shield.api.affinity import batch_by_owner, forward_if_owned_elsewhere
 from compliance_shield.api.auth import CHECK, authorize
 from compliance_shield.api.deps import json_response
 from compliance_shield.api.routers.checks import IdempotencyKey, View, batch_results
@@ -116,7 +116,11 @@ async def transfer_check_batch(request: Request) -> Response:
     if errors:
         raise RequestValidationError(errors)
     container: Container = request.app.state.container
-    return json_response(await batch_results(container, principal, body, view))
+    peers = getattr(request.app.state, "peers", None)
+    if peers is None:
+        return json_response(await batch_results(container, principal, body, view))
+    raw_items = orjson.loads(await request.body())["transfers"]
+    return json_response(await batch_by_owner(peers, container, principal, body, view, raw_items))
 
 
 def install(app: FastAPI) -> None:

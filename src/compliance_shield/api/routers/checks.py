@@ -95,7 +95,9 @@ async def transfer_check_batch(
     return json_response(await batch_results(c, principal, body, view))
 
 
-async def batch_results(c: Container, principal: Principal, body: TransferCheckBatchIn, view: CheckView) -> Any:
+async def batch_results(
+    c: Container, principal: Principal, body: TransferCheckBatchIn, view: CheckView
+) -> dict[str, Any]:
     """Decide a batch; the body of the answer (each item's check or error, in place)."""
     requests = [
         item.to_check_request(principal.sub, item.idempotency_key, exclude={"idempotency_key"})
