@@ -2,13 +2,33 @@
 
 from __future__ import annotations
 
+import contextlib
 import secrets
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
+
+from compliance_shield.api.app import create_app
+from compliance_shield.bootstrap import Container, build_container
 
 Headers = dict[str, str]
+
+
+@contextlib.asynccontextmanager
+async def server_process(
+    settings: Any, database_url: str, name: str = "other"
+) -> AsyncIterator[tuple[Container, httpx.AsyncClient, FastAPI]]:
+    """Another server process on the same database: its own container, app and client."""
+    container = await build_container(settings, url=database_url, migrate=False)
+    try:
+        app = create_app(settings, container=container)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=f"http://{name}") as client:
+            yield container, client, app
+    finally:
+        await container.close()
 
 
 def random_address() -> str:

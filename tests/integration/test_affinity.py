@@ -4,6 +4,7 @@ arriving at another process is handed to its owner and answered exactly as the o
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 import socket
 import tempfile
@@ -14,12 +15,11 @@ from uuid import UUID, uuid4
 
 import httpx
 import pytest
-from support import Headers, hold, make_party, make_token, policy_document, publish_document, transfer
+from support import Headers, hold, make_party, make_token, policy_document, publish_document, server_process, transfer
 
 from compliance_shield.adapters.peers import Peers
 from compliance_shield.api import affinity
-from compliance_shield.api.app import create_app
-from compliance_shield.bootstrap import Container, build_container
+from compliance_shield.bootstrap import Container
 
 pytestmark = pytest.mark.integration
 
@@ -36,23 +36,19 @@ class Process:
 @pytest.fixture
 async def processes(settings: Any, database_url: str) -> AsyncIterator[list[Process]]:
     """Two server processes sharing one peers directory (as ``serve --workers 2`` runs them)."""
-    started: list[Process] = []
     directory = Path(tempfile.mkdtemp(prefix="cs-w-"))  # short: a socket path holds ~100 bytes
+    started: list[Process] = []
     try:
-        for name in ("a", "b"):
-            container = await build_container(settings, url=database_url, migrate=False)
-            app = create_app(settings, container=container)
-            peers = await affinity.attach(app, container, directory)
-            client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=f"http://{name}")
-            started.append(Process(container, client, peers))
-        for process in started:
-            process.peers.refresh()
-        yield started
+        async with contextlib.AsyncExitStack() as stack:
+            for name in ("a", "b"):
+                container, client, app = await stack.enter_async_context(server_process(settings, database_url, name))
+                peers = await affinity.attach(app, container, directory)
+                stack.push_async_callback(peers.stop)
+                started.append(Process(container, client, peers))
+            for process in started:
+                process.peers.refresh()
+            yield started
     finally:
-        for process in started:
-            await process.client.aclose()
-            await process.peers.stop()
-            await process.container.close()
         shutil.rmtree(directory, ignore_errors=True)
 
 

@@ -9,10 +9,9 @@ from uuid import UUID, uuid4
 
 import httpx
 import pytest
-from support import Headers, hold, make_party, make_token, policy_document, publish_document, transfer
+from support import Headers, hold, make_party, make_token, policy_document, publish_document, server_process, transfer
 
-from compliance_shield.api.app import create_app
-from compliance_shield.bootstrap import Container, build_container
+from compliance_shield.bootstrap import Container
 
 pytestmark = pytest.mark.integration
 
@@ -26,14 +25,8 @@ RULES = [
 
 @pytest.fixture
 async def other(settings: Any, database_url: str) -> AsyncIterator[tuple[Container, httpx.AsyncClient]]:
-    """A second, independent container and client: another server process on the same database."""
-    container = await build_container(settings, url=database_url, migrate=False)
-    try:
-        app = create_app(settings, container=container)
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://other") as client:
-            yield container, client
-    finally:
-        await container.close()
+    async with server_process(settings, database_url) as (container, client, _):
+        yield container, client
 
 
 async def _last_slot_world(client: httpx.AsyncClient, admin: Headers, racers: int) -> tuple[str, str, list[str]]:

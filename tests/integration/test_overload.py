@@ -11,10 +11,9 @@ from uuid import UUID
 import asyncpg
 import httpx
 import pytest
-from support import Headers, hold, make_party, make_token, policy_document, publish_document, transfer
+from support import Headers, hold, make_party, make_token, policy_document, publish_document, server_process, transfer
 
-from compliance_shield.api.app import create_app
-from compliance_shield.bootstrap import Container, build_container
+from compliance_shield.bootstrap import Container
 
 pytestmark = pytest.mark.integration
 
@@ -26,13 +25,8 @@ RULES = [{"rule": "wallet_bound"}, {"rule": "kyc_verified"}, {"rule": "sufficien
 async def small(settings: Any, database_url: str) -> AsyncIterator[tuple[Container, httpx.AsyncClient]]:
     """A server process that admits at most ``LIMIT`` undecided checks."""
     limited = settings.model_copy(update={"max_pending_checks": LIMIT})
-    container = await build_container(limited, url=database_url, migrate=False)
-    try:
-        app = create_app(limited, container=container)
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://small") as client:
-            yield container, client
-    finally:
-        await container.close()
+    async with server_process(limited, database_url, "small") as (container, client, _):
+        yield container, client
 
 
 async def _world(client: httpx.AsyncClient, admin: Headers, buyers: int) -> tuple[str, str, list[str]]:

@@ -9,6 +9,8 @@ so middleware and the error handlers apply unchanged, and they validate with the
 parameter types, raising the same ``RequestValidationError`` (same fields, same messages) and
 the same authentication errors. The test suite drives the routes through the app, so every
 route test (authentication matrix, bad input naming the field, idempotency) covers these.
+With several server processes, a check (or a batch's share) whose token another process owns is
+decided by that process (``api/affinity.py``).
 """
 
 from __future__ import annotations

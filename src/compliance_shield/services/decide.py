@@ -128,7 +128,7 @@ class DecisionService:
         self._screener = screener
         self._window = commit_window_ms / 1000
         self._max_batch = max_batch
-        #: admission bound: beyond it a check is refused at once rather than queued (see ``_admit``)
+        #: admission bound: beyond it a check is refused at once rather than queued (see ``_admitted``)
         self._max_pending = max_pending
         self._pending = 0
         self._clock = clock

@@ -124,6 +124,7 @@ class Peers:
         self._members: tuple[str, ...] = (self.id,)
         self._owners: dict[UUID, str] = {}
         self._links: dict[str, _Link] = {}
+        self._connecting: dict[str, asyncio.Lock] = {}
         self._server: asyncio.Server | None = None
         self._task: asyncio.Task[None] | None = None
         self._answering: set[asyncio.Task[None]] = set()
@@ -179,8 +180,8 @@ class Peers:
         """The member that writes ``token_id`` (rendezvous hashing over the members)."""
         owner = self._owners.get(token_id)
         if owner is None:
-            key = token_id.bytes
-            owner = max(self._members, key=lambda m: hashlib.blake2b(key, digest_size=8, key=m.encode()).digest())
+            token = token_id.bytes
+            owner = max(self._members, key=lambda m: hashlib.blake2b(token, digest_size=8, key=m.encode()).digest())
             self._owners[token_id] = owner
         return owner
 
@@ -188,7 +189,10 @@ class Peers:
         """Send ``fields`` to ``member``'s handler; its (status, headers, body)."""
         link = self._links.get(member)
         if link is None or link.closed:
-            link = await self._connect(member)
+            async with self._connecting.setdefault(member, asyncio.Lock()):  # one connection per peer
+                link = self._links.get(member)
+                if link is None or link.closed:
+                    link = await self._connect(member)
         return await link.call(fields)
 
     async def _connect(self, member: str) -> _Link:
@@ -232,7 +236,12 @@ class Peers:
             writer.close()
 
     async def _answer(self, fields: dict[str, Any], writer: asyncio.StreamWriter) -> None:
-        status, headers, body = await self._handler(fields)
+        try:
+            status, headers, body = await self._handler(fields)
+        except Exception as exc:  # the handler renders its errors; never leave a caller waiting
+            log.exception("peers.handler_failed", error=repr(exc))
+            status, headers = 500, {}
+            body = orjson.dumps({"error": {"code": "INTERNAL", "message": "internal error", "details": None}})
         header_bytes = orjson.dumps(headers)
         frame = _ANSWER.pack(fields["id"], status, len(header_bytes)) + header_bytes + body
         with contextlib.suppress(ConnectionError, OSError):
