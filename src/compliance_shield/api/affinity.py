@@ -1,4 +1,4 @@
-"""Single checks decided by the server process that owns their token (``WRITER_PEERS_DIR``).
+"""Checks decided by the server process that owns their token (``WRITER_PEERS_DIR``).
 
 With several server processes on one database, two processes writing the same tokens wait for
 each other's row locks and catch their ledgers up from each other's change log. When ``serve``
@@ -27,7 +27,6 @@ from uuid import UUID
 
 import orjson
 from fastapi import FastAPI
-from pydantic import TypeAdapter
 from starlette.responses import Response
 
 from compliance_shield.adapters.peers import PeerLost, Peers, PeerUnreachable
@@ -40,8 +39,6 @@ from compliance_shield.bootstrap import Container
 from compliance_shield.errors import ComplianceShieldError, Overloaded, ServiceUnavailable
 from compliance_shield.observability.metrics import CHECKS_FORWARDED
 
-_CHECK_BODY: TypeAdapter[TransferCheckIn] = TypeAdapter(TransferCheckIn)
-_BATCH_BODY: TypeAdapter[TransferCheckBatchIn] = TypeAdapter(TransferCheckBatchIn)
 #: the headers of an answer that carry meaning for the caller
 _KEPT_HEADERS = ("retry-after", "www-authenticate")
 
@@ -58,10 +55,10 @@ async def decide_forwarded(container: Container, fields: dict[str, Any]) -> tupl
     """Decide a check (or a batch's share) another process authenticated, validated and forwarded here."""
     try:
         if "items" in fields:
-            share = _BATCH_BODY.validate_python({"transfers": fields["items"]})
+            share = TransferCheckBatchIn.model_validate({"transfers": fields["items"]})
             answer = await batch_results(container, Principal(fields["principal"], frozenset()), share, fields["view"])
             return 200, {}, json_bytes(answer)
-        body = _CHECK_BODY.validate_python(fields["body"])
+        body = TransferCheckIn.model_validate(fields["body"])
         row = await container.decisions.check(body.to_check_request(fields["principal"], fields["key"]))
         return 200, {}, json_bytes(check_out(row, fields["view"]))
     except Exception as exc:  # answered like the route would answer it
