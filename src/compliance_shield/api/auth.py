@@ -111,7 +111,7 @@ def require(*roles: str) -> Callable[..., Coroutine[Any, Any, Principal]]:
     ) -> Principal:
         if credentials is None or credentials.scheme.lower() != "bearer":
             raise NotAuthenticated("a bearer token is required")
-        return _admit(request, credentials.credentials, allowed)
+        return _with_role(request, credentials.credentials, allowed)
 
     dependency.required_roles = allowed  # type: ignore[attr-defined]
     return dependency
@@ -122,10 +122,10 @@ def authorize(request: Request, allowed: frozenset[str]) -> Principal:
     scheme, token = get_authorization_scheme_param(request.headers.get("authorization"))
     if not (scheme and token) or scheme.lower() != "bearer":
         raise NotAuthenticated("a bearer token is required")
-    return _admit(request, token, allowed)
+    return _with_role(request, token, allowed)
 
 
-def _admit(request: Request, token: str, allowed: frozenset[str]) -> Principal:
+def _with_role(request: Request, token: str, allowed: frozenset[str]) -> Principal:
     verifier: TokenVerifier = request.app.state.token_verifier
     principal = verifier.verify(token)
     if not principal.roles & allowed:
