@@ -34,7 +34,7 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     #: number of server processes for ``serve``
     workers: int = Field(default=1, ge=1, le=64)
-    #: a directory private to one ``serve`` of several processes: each decides the single checks of
+    #: a directory private to one ``serve`` of several processes: each decides the checks of
     #: the tokens it owns and hands the others to their owner (``serve`` sets it; see api/affinity.py)
     writer_peers_dir: Path | None = None
     #: false: every process decides whatever reaches it (the row locks keep that correct)
