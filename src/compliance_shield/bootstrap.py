@@ -20,7 +20,7 @@ import orjson
 import structlog
 
 from compliance_shield.adapters.chain.certificates import CertificateSigner
-from compliance_shield.db import ledger_queries
+from compliance_shield.db import json_text, ledger_queries
 from compliance_shield.db.migrate import upgrade
 from compliance_shield.providers import Providers, build_providers
 from compliance_shield.reference_data import load_country_lists
@@ -64,7 +64,7 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     for kind in ("jsonb", "json"):
         await conn.set_type_codec(
             kind,
-            encoder=lambda v: orjson.dumps(v, default=str).decode(),
+            encoder=json_text,
             decoder=orjson.loads,
             schema="pg_catalog",
         )

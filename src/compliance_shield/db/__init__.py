@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import asyncpg
+import orjson
 from asyncpg.pool import PoolConnectionProxy
 
 #: a plain connection or one borrowed from a pool: repositories accept either
 Conn: TypeAlias = asyncpg.Connection | PoolConnectionProxy
+
+
+def json_text(value: Any) -> str:
+    """The text PostgreSQL receives for a json/jsonb value (the connections' codec and the
+    repositories that send JSON as text arrays both use it)."""
+    return orjson.dumps(value, default=str).decode()

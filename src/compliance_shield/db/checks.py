@@ -8,29 +8,26 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-import orjson
 
-from compliance_shield.db import Conn
+from compliance_shield.db import Conn, json_text
 
-CHECK_COLUMNS = (
-    "id", "created_at", "token_id", "from_address", "to_address", "amount", "transfer_type",
-    "blockchain_type", "status", "risk_score", "restriction_code", "reasons", "rules", "facts",
-    "request", "reference", "policy_id", "policy_version", "policy_hash", "engine_version",
-    "idempotency_key", "principal", "expires_at", "processing_ms", "settlement_status", "tx_hash",
-    "settled_at",
+#: the columns of a decision row and their SQL types; each becomes one array parameter of the
+#: batch insert (JSON travels as text and is cast in SQL)
+_CHECK_COLUMN_TYPES = (
+    ("id", "uuid"), ("created_at", "timestamptz"), ("token_id", "uuid"), ("from_address", "text"),
+    ("to_address", "text"), ("amount", "numeric"), ("transfer_type", "text"), ("blockchain_type", "text"),
+    ("status", "text"), ("risk_score", "smallint"), ("restriction_code", "smallint"), ("reasons", "jsonb"),
+    ("rules", "json"), ("facts", "json"), ("request", "jsonb"), ("reference", "text"), ("policy_id", "uuid"),
+    ("policy_version", "integer"), ("policy_hash", "text"), ("engine_version", "text"),
+    ("idempotency_key", "text"), ("principal", "text"), ("expires_at", "timestamptz"),
+    ("processing_ms", "real"), ("settlement_status", "text"), ("tx_hash", "text"), ("settled_at", "timestamptz"),
 )  # fmt: skip
+CHECK_COLUMNS = tuple(column for column, _ in _CHECK_COLUMN_TYPES)
+_JSON_TYPES = {column: kind for column, kind in _CHECK_COLUMN_TYPES if kind in ("json", "jsonb")}
 
-#: SQL types of CHECK_COLUMNS, in order: each becomes one array parameter of the batch insert
-_CHECK_TYPES = (
-    "uuid", "timestamptz", "uuid", "text", "text", "numeric", "text",
-    "text", "text", "smallint", "smallint", "jsonb", "json", "json",
-    "jsonb", "text", "uuid", "integer", "text", "text",
-    "text", "text", "timestamptz", "real", "text", "text",
-    "timestamptz",
-)  # fmt: skip
-_JSON_TYPES = {c: t for c, t in zip(CHECK_COLUMNS, _CHECK_TYPES, strict=True) if t in ("json", "jsonb")}
-
-_ARRAYS = ", ".join(f"${i}::{'text' if t in ('json', 'jsonb') else t}[]" for i, t in enumerate(_CHECK_TYPES, 1))
+_ARRAYS = ", ".join(
+    f"${i}::{'text' if column in _JSON_TYPES else kind}[]" for i, (column, kind) in enumerate(_CHECK_COLUMN_TYPES, 1)
+)
 _INSERT_CHECKS = (
     f"INSERT INTO transfer_compliance_checks ({', '.join(CHECK_COLUMNS)}) "  # noqa: S608
     f"SELECT {', '.join(f'{c}::{_JSON_TYPES[c]}' if c in _JSON_TYPES else c for c in CHECK_COLUMNS)} "
@@ -38,14 +35,15 @@ _INSERT_CHECKS = (
 )
 
 
-def _json_text(value: Any) -> str:
-    return orjson.dumps(value, default=str).decode()
+def _columns(rows: Sequence[tuple[Any, ...]]) -> list[list[Any]]:
+    """Rows as columns: one array parameter each for ``unnest``."""
+    return [list(column) for column in zip(*rows, strict=True)]
 
 
 async def insert_checks(conn: Conn, rows: Sequence[dict[str, Any]]) -> None:
     """Insert decision rows with ONE statement (a column array each): a row per statement cost the
     database an executor start-up per decision. JSON columns travel as text, cast in SQL."""
-    columns = [[_json_text(r[c]) for r in rows] if c in _JSON_TYPES else [r[c] for r in rows] for c in CHECK_COLUMNS]
+    columns = [[json_text(r[c]) for r in rows] if c in _JSON_TYPES else [r[c] for r in rows] for c in CHECK_COLUMNS]
     await conn.execute(_INSERT_CHECKS, *columns)
 
 
@@ -56,7 +54,7 @@ async def insert_reservations(conn: Conn, rows: Sequence[tuple[Any, ...]]) -> No
            (check_id, token_id, from_investor_id, to_investor_id, amount, created_at, expires_at)
            SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::numeric[],
                                 $6::timestamptz[], $7::timestamptz[])""",
-        *(list(column) for column in zip(*rows, strict=True)),
+        *_columns(rows),
     )
 
 
@@ -68,14 +66,13 @@ async def claim_idempotency_keys(
     transaction is waited for (the primary key's uniqueness check) and then claimed only if that
     transaction rolled back. Rows go in one sorted order, so two writers cannot deadlock here.
     """
-    ordered = sorted(rows)
     claimed = await conn.fetch(
         """INSERT INTO idempotency_keys (principal, key, request_hash, check_id, created_at)
            SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::uuid[], $5::timestamptz[])
            ORDER BY 1, 2
            ON CONFLICT DO NOTHING
            RETURNING principal, key""",
-        *(list(column) for column in zip(*ordered, strict=True)),
+        *_columns(sorted(rows)),
     )
     return {(r["principal"], r["key"]) for r in claimed}
 
@@ -95,13 +92,13 @@ async def find_idempotency_keys(
 
 async def insert_outbox(conn: Conn, rows: Sequence[tuple[Any, ...]]) -> None:
     """Rows of (event_id, topic, key, event_type, payload, created_at)."""
-    event_ids, topics, keys, types, payloads, created = zip(*rows, strict=True)
+    event_ids, topics, keys, types, payloads, created = _columns(rows)
     await conn.execute(
         """INSERT INTO outbox (event_id, topic, key, event_type, payload, created_at)
            SELECT event_id, topic, key, event_type, payload::jsonb, created_at
              FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[])
                   AS t(event_id, topic, key, event_type, payload, created_at)""",
-        list(event_ids), list(topics), list(keys), list(types), [_json_text(p) for p in payloads], list(created),
+        event_ids, topics, keys, types, [json_text(p) for p in payloads], created,
     )  # fmt: skip
 
 
