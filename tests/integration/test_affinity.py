@@ -52,14 +52,12 @@ async def processes(settings: Any, database_url: str) -> AsyncIterator[list[Proc
         shutil.rmtree(directory, ignore_errors=True)
 
 
-async def _owned_by(
-    processes: list[Process], owner: Process, client: httpx.AsyncClient, admin: Headers
-) -> tuple[str, str]:
-    """A token that ``owner`` owns, with a seller holding 100 of it."""
+async def _owned_by(viewers: list[Peers], member: str, client: httpx.AsyncClient, admin: Headers) -> tuple[str, str]:
+    """A token that ``member`` owns in the eyes of every viewer, with a seller holding 100 of it."""
     document = await publish_document(client, admin, policy_document(RULES))
     for _ in range(64):
         token = await make_token(client, admin, document)
-        if all(p.peers.owner(UUID(token["id"])) == owner.peers.id for p in processes):
+        if all(viewer.owner(UUID(token["id"])) == member for viewer in viewers):
             seller, address = await make_party(client, admin)
             await hold(client, admin, token["id"], seller["id"], 100)
             return token["id"], address
@@ -71,7 +69,7 @@ async def test_a_check_for_a_token_owned_elsewhere_is_decided_by_its_owner(
 ) -> None:
     first, second = processes
     assert first.peers.members == second.peers.members  # both see both
-    token_id, seller = await _owned_by(processes, second, client, admin)
+    token_id, seller = await _owned_by([p.peers for p in processes], second.peers.id, client, admin)
     _, buyer = await make_party(client, admin)
     keyed = checker | {"Idempotency-Key": f"fwd-{uuid4()}"}
     body = transfer(token_id, seller, buyer, 60)
@@ -97,7 +95,7 @@ async def test_the_owner_answers_in_the_shape_asked_for(
     client: httpx.AsyncClient, admin: Headers, checker: Headers, processes: list[Process]
 ) -> None:
     first, second = processes
-    token_id, seller = await _owned_by(processes, second, client, admin)
+    token_id, seller = await _owned_by([p.peers for p in processes], second.peers.id, client, admin)
     _, buyer = await make_party(client, admin)
     answer = await first.client.post(
         "/v1/compliance/transfer-check?view=summary", json=transfer(token_id, seller, buyer, 1), headers=checker
@@ -110,7 +108,7 @@ async def test_an_owner_that_is_gone_leaves_the_check_to_the_process_it_reached(
     client: httpx.AsyncClient, admin: Headers, checker: Headers, processes: list[Process]
 ) -> None:
     first, second = processes
-    token_id, seller = await _owned_by(processes, second, client, admin)
+    token_id, seller = await _owned_by([p.peers for p in processes], second.peers.id, client, admin)
     await second.peers.stop()  # its socket is gone; the first process has not re-read the members yet
     _, buyer = await make_party(client, admin)
     answer = await first.client.post(
@@ -128,7 +126,7 @@ async def test_an_owner_stopping_mid_check_answers_503_and_the_check_is_not_deci
     """Once a check is handed over, the process it reached never decides it as well: the owner
     may have recorded it. The caller is told to retry (with its Idempotency-Key)."""
     first, second = processes
-    token_id, seller = await _owned_by(processes, second, client, admin)
+    token_id, seller = await _owned_by([p.peers for p in processes], second.peers.id, client, admin)
     await second.peers.stop()
     held = asyncio.Event()
 
@@ -167,16 +165,10 @@ async def test_a_socket_left_by_a_process_that_died_is_cleared_and_its_tokens_de
     listener.close()  # bound, never listening: what a killed process leaves behind
     first.peers.refresh()
     assert "0000000000000000" in first.peers.members
-    document = await publish_document(client, admin, policy_document(RULES))
-    for _ in range(64):
-        token = await make_token(client, admin, document)
-        if first.peers.owner(UUID(token["id"])) == "0000000000000000":
-            break
-    seller, address = await make_party(client, admin)
-    await hold(client, admin, token["id"], seller["id"], 10)
+    token_id, address = await _owned_by([first.peers], "0000000000000000", client, admin)
     _, buyer = await make_party(client, admin)
     answer = await first.client.post(
-        "/v1/compliance/transfer-check", json=transfer(token["id"], address, buyer, 1), headers=checker
+        "/v1/compliance/transfer-check", json=transfer(token_id, address, buyer, 1), headers=checker
     )
     assert answer.status_code == 200
     assert not dead.exists()
@@ -187,8 +179,8 @@ async def test_a_batch_is_split_by_owner_and_answered_in_its_order(
     client: httpx.AsyncClient, admin: Headers, checker: Headers, processes: list[Process]
 ) -> None:
     first, second = processes
-    mine, my_seller = await _owned_by(processes, first, client, admin)
-    theirs, their_seller = await _owned_by(processes, second, client, admin)
+    mine, my_seller = await _owned_by([p.peers for p in processes], first.peers.id, client, admin)
+    theirs, their_seller = await _owned_by([p.peers for p in processes], second.peers.id, client, admin)
     buyers = [(await make_party(client, admin))[1] for _ in range(4)]
     items = [
         transfer(theirs, their_seller, buyers[0], 30),
@@ -215,8 +207,8 @@ async def test_a_batch_share_whose_owner_is_gone_is_decided_here(
     client: httpx.AsyncClient, admin: Headers, checker: Headers, processes: list[Process]
 ) -> None:
     first, second = processes
-    mine, my_seller = await _owned_by(processes, first, client, admin)
-    theirs, their_seller = await _owned_by(processes, second, client, admin)
+    mine, my_seller = await _owned_by([p.peers for p in processes], first.peers.id, client, admin)
+    theirs, their_seller = await _owned_by([p.peers for p in processes], second.peers.id, client, admin)
     await second.peers.stop()
     buyers = [(await make_party(client, admin))[1] for _ in range(2)]
     items = [transfer(theirs, their_seller, buyers[0], 1), transfer(mine, my_seller, buyers[1], 1)]

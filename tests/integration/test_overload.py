@@ -4,6 +4,7 @@ without bound; nothing is recorded for them and the service keeps answering the 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 from uuid import UUID
@@ -45,6 +46,14 @@ async def _answered(tasks: list[asyncio.Task[httpx.Response]], count: int) -> li
     return [t for t in tasks if t.done()]
 
 
+@contextlib.asynccontextmanager
+async def _holding(conn: asyncpg.Connection, token_id: str) -> AsyncIterator[None]:
+    """Hold the token's state row: checks admitted for it wait in the writer until released."""
+    async with conn.transaction():
+        await conn.execute("SELECT 1 FROM token_state WHERE token_id = $1 FOR UPDATE", UUID(token_id))
+        yield
+
+
 async def _stored(conn: asyncpg.Connection, token_id: str) -> int:
     query = "SELECT count(*) FROM transfer_compliance_checks WHERE token_id = $1"
     return int(await conn.fetchval(query, UUID(token_id)))
@@ -65,9 +74,7 @@ async def test_checks_beyond_the_limit_are_refused_at_once_and_the_admitted_ones
         )
         for b in buyers
     ]
-    # hold the token's state row: the admitted checks wait in the writer, so none is answered yet
-    async with conn.transaction():
-        await conn.execute("SELECT 1 FROM token_state WHERE token_id = $1 FOR UPDATE", UUID(token_id))
+    async with _holding(conn, token_id):  # the admitted checks wait in the writer: none is answered yet
         refused = await _answered(post, len(buyers) - LIMIT)
         await asyncio.sleep(0.2)
         assert [t for t in post if t.done()] == refused  # the admitted ones are still waiting
@@ -103,8 +110,7 @@ async def test_a_batch_is_admitted_whole_or_refused_whole(
     alone = await small_client.post("/v1/compliance/transfer-check/batch", json={"transfers": items}, headers=checker)
     assert alone.status_code == 200
     assert [r["status_code"] for r in alone.json()["results"]] == [200] * len(items)
-    async with conn.transaction():
-        await conn.execute("SELECT 1 FROM token_state WHERE token_id = $1 FOR UPDATE", UUID(token_id))
+    async with _holding(conn, token_id):
         single = asyncio.create_task(
             small_client.post(
                 "/v1/compliance/transfer-check", json=transfer(token_id, seller, buyers[0], 1), headers=checker
