@@ -322,7 +322,8 @@ class DecisionService:
         now = self._clock()
         results: list[dict[str, Any] | Exception | None] = [None] * len(batch)
         async with self._pool.acquire(timeout=5) as conn, conn.transaction():
-            leaders = await self._resolve_idempotency(conn, batch, results, now)
+            first = _first_of_each_key(batch)
+            leaders = await self._resolve_idempotency(conn, batch, first, results, now)
             versions = await ledger_queries.lock_tokens(conn, [batch[i].request.token_id for i, _ in leaders])
             await self._ensure_ledgers(conn, versions, now)
             rows: list[dict[str, Any]] = []
@@ -339,13 +340,13 @@ class DecisionService:
             ledger = self.ledgers.get(token_id)
             if ledger is not None:  # (a reference change may have dropped it meanwhile)
                 ledger.version = version
-        self._fill_followers(batch, results)
+        self._fill_followers(batch, first, results)
         for row in rows:
             CHECKS.labels(row["status"]).inc()
         return [r if r is not None else ServiceUnavailable("not decided") for r in results]
 
     async def _resolve_idempotency(
-        self, conn: Conn, batch: list[_Pending], results: list[Any], now: datetime
+        self, conn: Conn, batch: list[_Pending], first: dict[tuple[str, str], int], results: list[Any], now: datetime
     ) -> list[tuple[int, UUID]]:
         """Answer stored repeats; return the requests that need a new decision, with their check ids.
 
@@ -353,12 +354,8 @@ class DecisionService:
         decided by another writer is waited for rather than decided twice; the rows commit, or
         roll back, with the decisions they name.
         """
-        first: dict[tuple[str, str], int] = {}
-        ids: dict[int, UUID] = {}  # (drawn in batch order: ids sort as the decisions were made)
-        for i, p in enumerate(batch):
-            keyed = p.request.idempotency_key
-            if keyed is None or first.setdefault((p.request.principal, keyed), i) == i:  # (a repeat: no id)
-                ids[i] = uuid7()
+        # (drawn in batch order: ids sort as the decisions were made; a repeat within the batch has none)
+        ids = {i: uuid7() for i, p in enumerate(batch) if first.get(_key_of(p), i) == i}
         claimed = (
             await repo.claim_idempotency_keys(
                 conn, [(*key, batch[i].request.request_hash, ids[i], now) for key, i in first.items()]
@@ -371,7 +368,7 @@ class DecisionService:
         stored_checks = await repo.get_checks(conn, [r["check_id"] for r in stored.values()]) if stored else {}
         leaders = []
         for i, p in enumerate(batch):
-            key = (p.request.principal, p.request.idempotency_key or "")
+            key = _key_of(p)
             if p.request.idempotency_key and key in stored:
                 found = stored[key]
                 if found["request_hash"] != p.request.request_hash:
@@ -385,14 +382,13 @@ class DecisionService:
                 leaders.append((i, ids[i]))
         return leaders
 
-    def _fill_followers(self, batch: list[_Pending], results: list[Any]) -> None:
-        first: dict[tuple[str, str], int] = {}
+    def _fill_followers(self, batch: list[_Pending], first: dict[tuple[str, str], int], results: list[Any]) -> None:
+        """Answer the repeats within the batch from their leader's result."""
         for i, p in enumerate(batch):
-            if not p.request.idempotency_key:
+            if not p.request.idempotency_key or results[i] is not None:
                 continue
-            key = (p.request.principal, p.request.idempotency_key)
-            leader = first.setdefault(key, i)
-            if leader == i or results[i] is not None:
+            leader = first[_key_of(p)]
+            if leader == i:
                 continue
             if batch[leader].request.request_hash != p.request.request_hash:
                 results[i] = _key_reused(p.request.idempotency_key)
@@ -514,6 +510,19 @@ class DecisionService:
             [outbox_row("transfer_check.decided", str(r["token_id"]), _event_data(r), now) for r in rows],
         )
         await audit.append(conn, [_audit_entry(r) for r in rows])
+
+
+def _key_of(pending: _Pending) -> tuple[str, str]:
+    return pending.request.principal, pending.request.idempotency_key or ""
+
+
+def _first_of_each_key(batch: list[_Pending]) -> dict[tuple[str, str], int]:
+    """The index of the first request of each ``Idempotency-Key`` in the batch (the others repeat it)."""
+    first: dict[tuple[str, str], int] = {}
+    for i, p in enumerate(batch):
+        if p.request.idempotency_key:
+            first.setdefault(_key_of(p), i)
+    return first
 
 
 def _token_not_found(request: CheckRequest) -> NotFound:
