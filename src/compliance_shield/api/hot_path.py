@@ -60,12 +60,13 @@ def _located(exc: ValidationError, *prefix: str | int) -> list[dict[str, Any]]:
     return [{**error, "loc": (*prefix, *error["loc"])} for error in exc.errors(include_url=False)]
 
 
-async def _body(request: Request, model: TypeAdapter[Any], errors: list[dict[str, Any]]) -> Any:
-    """The body validated as ``model``; problems are added to ``errors`` (None is returned)."""
+async def _body(request: Request, model: TypeAdapter[Any], errors: list[dict[str, Any]]) -> tuple[Any, Any]:
+    """The body validated as ``model``, and as parsed (to forward it as it came); problems are
+    added to ``errors`` (the validated body is then None)."""
     raw = await request.body()
     if not raw:
         errors.append(_MISSING_BODY)
-        return None
+        return None, None
     data: Any = raw
     if _is_json(request.headers.get("content-type")):
         try:
@@ -75,12 +76,12 @@ async def _body(request: Request, model: TypeAdapter[Any], errors: list[dict[str
                 {"type": "json_invalid", "loc": ("body", exc.pos), "msg": "JSON decode error", "input": {},
                  "ctx": {"error": exc.msg}}
             )  # fmt: skip
-            return None
+            return None, None
     try:
-        return model.validate_python(data, from_attributes=True)  # as FastAPI validates a body
+        return model.validate_python(data, from_attributes=True), data  # as FastAPI validates a body
     except ValidationError as exc:
         errors.extend(_located(exc, "body"))
-        return None
+        return None, data
 
 
 def _param(adapter: TypeAdapter[Any], value: Any, where: str, name: str, errors: list[dict[str, Any]]) -> Any:
@@ -97,7 +98,7 @@ async def transfer_check(request: Request) -> Response:
     errors: list[dict[str, Any]] = []
     view = _param(_VIEW, request.query_params.get("view", "full"), "query", "view", errors)
     key = _param(_IDEMPOTENCY_KEY, request.headers.get("idempotency-key"), "header", "Idempotency-Key", errors)
-    body = await _body(request, _CHECK_BODY, errors)
+    body, _ = await _body(request, _CHECK_BODY, errors)
     if errors:
         raise RequestValidationError(errors)
     peers = getattr(request.app.state, "peers", None)
@@ -114,15 +115,14 @@ async def transfer_check_batch(request: Request) -> Response:
     principal = authorize(request, _CHECK_ROLES)
     errors: list[dict[str, Any]] = []
     view = _param(_VIEW, request.query_params.get("view", "full"), "query", "view", errors)
-    body = await _body(request, _BATCH_BODY, errors)
+    body, data = await _body(request, _BATCH_BODY, errors)
     if errors:
         raise RequestValidationError(errors)
     container: Container = request.app.state.container
     peers = getattr(request.app.state, "peers", None)
     if peers is None:
         return json_response(await batch_results(container, principal, body, view))
-    raw_items = orjson.loads(await request.body())["transfers"]
-    return json_response(await batch_by_owner(peers, container, principal, body, view, raw_items))
+    return json_response(await batch_by_owner(peers, container, principal, body, view, data["transfers"]))
 
 
 def install(app: FastAPI) -> None:
