@@ -33,7 +33,7 @@ from compliance_shield.adapters.peers import PeerLost, Peers, PeerUnreachable
 from compliance_shield.api.auth import Principal
 from compliance_shield.api.deps import json_bytes
 from compliance_shield.api.errors import render_error
-from compliance_shield.api.routers.checks import batch_results
+from compliance_shield.api.routers.checks import batch_results, item_error
 from compliance_shield.api.schemas import CheckView, TransferCheckBatchIn, TransferCheckIn, check_out
 from compliance_shield.bootstrap import Container
 from compliance_shield.errors import ComplianceShieldError, Overloaded, ServiceUnavailable
@@ -118,7 +118,7 @@ async def batch_by_owner(
             except PeerLost:
                 CHECKS_FORWARDED.labels("lost").inc(len(indexes))
                 lost = ServiceUnavailable("the process deciding these tokens stopped answering; retry")
-                _place(results, indexes, [_item_error(lost)] * len(indexes))
+                _place(results, indexes, [item_error(lost)] * len(indexes))
                 return
             else:
                 CHECKS_FORWARDED.labels("answered").inc(len(indexes))
@@ -130,7 +130,7 @@ async def batch_by_owner(
         try:
             part = (await batch_results(container, principal, share, view))["results"]
         except ComplianceShieldError as exc:  # the share was refused whole (overloaded, not recorded)
-            part = [_item_error(exc)] * len(indexes)
+            part = [item_error(exc)] * len(indexes)
         _place(results, indexes, part)
 
     await asyncio.gather(*(decide(owner, indexes) for owner, indexes in shares.items()))
@@ -139,10 +139,6 @@ async def batch_by_owner(
         message = results[0]["error"]["message"]
         raise Overloaded(message) if codes == {Overloaded.code} else ServiceUnavailable(message)
     return {"results": results}
-
-
-def _item_error(exc: ComplianceShieldError) -> dict[str, Any]:
-    return {"status_code": exc.status, "error": {"code": exc.code, "message": exc.message, "details": exc.details}}
 
 
 def _place(results: list[Any], indexes: list[int], part: list[Any]) -> None:

@@ -109,11 +109,15 @@ async def batch_results(
     results = []
     for answer in answers:
         if isinstance(answer, ComplianceShieldError):
-            error = {"code": answer.code, "message": answer.message, "details": answer.details}
-            results.append({"status_code": answer.status, "error": error})
+            results.append(item_error(answer))
         else:
             results.append({"status_code": 200, "check": check_out(answer, view)})
     return {"results": results}
+
+
+def item_error(exc: ComplianceShieldError) -> dict[str, Any]:
+    """A batch item's error, in place of its check."""
+    return {"status_code": exc.status, "error": {"code": exc.code, "message": exc.message, "details": exc.details}}
 
 
 @router.get("/checks/{check_id}", response_model=CheckOut, summary="Read a decision")
