@@ -16,12 +16,12 @@ from typing import Any
 
 import asyncpg
 import httpx
-import orjson
 import structlog
 
 from compliance_shield.adapters.chain.certificates import CertificateSigner
 from compliance_shield.db import json_text, ledger_queries
 from compliance_shield.db.migrate import upgrade
+from compliance_shield.domain import encoding
 from compliance_shield.providers import Providers, build_providers
 from compliance_shield.reference_data import load_country_lists
 from compliance_shield.services.certificates import CertificateService
@@ -65,7 +65,7 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         await conn.set_type_codec(
             kind,
             encoder=json_text,
-            decoder=orjson.loads,
+            decoder=encoding.loads,
             schema="pg_catalog",
         )
 

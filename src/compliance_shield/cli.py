@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import shutil
 import sys
@@ -20,6 +19,7 @@ from rich.table import Table
 
 from compliance_shield.api.auth import ROLES, issue_token
 from compliance_shield.cli_lists import lists_app, worker_list_updater
+from compliance_shield.domain import encoding
 from compliance_shield.settings import Settings, load_settings
 
 app = typer.Typer(help="ComplianceShield: real-time compliance gate for tokenized-security transfers.")
@@ -100,7 +100,7 @@ def seed(
     settings = _settings()
     url, _ = database_url(settings)
     upgrade(url)
-    console.print_json(json.dumps(_run(lambda: _seed(settings, url, investors, wallets_per_investor, tokens))))
+    console.print_json(encoding.dumps_text(_run(lambda: _seed(settings, url, investors, wallets_per_investor, tokens))))
 
 
 def _demo_banner(settings: Settings, summary: dict[str, Any] | None) -> None:
@@ -111,7 +111,7 @@ def _demo_banner(settings: Settings, summary: dict[str, Any] | None) -> None:
     typer.echo(f"URL:           {base}   (API docs: {base}/docs)")
     typer.echo(f"Bearer token:  {token}")
     if summary is not None:
-        body = json.dumps(summary["sample_transfer"])
+        body = encoding.dumps_text(summary["sample_transfer"])
         typer.echo("Try a transfer check:")
         typer.echo(
             f"curl -s -X POST {base}/v1/compliance/transfer-check -H 'Authorization: Bearer {token}' "
@@ -205,7 +205,7 @@ def replay(check_id: UUID) -> None:
     console.print(
         f"[red]differs[/red] {check_id}: stored engine {result.stored_engine_version}, now {result.engine_version}"
     )
-    console.print_json(json.dumps(result.differences, default=str))
+    console.print_json(encoding.dumps_text(result.differences))
     raise typer.Exit(1)
 
 

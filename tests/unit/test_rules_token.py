@@ -397,7 +397,7 @@ def test_token_rule(
 
 def test_lockup_names_next_unlock() -> None:
     trace = run_rule("lockup", {"holding_period_days": 365}, lots_sender(amount=120))
-    assert trace.details["free"] == 100
+    assert trace.details["free"] == "100"
     assert trace.details["next_unlock"] == (NOW - timedelta(days=10) + timedelta(days=365)).isoformat()
     assert trace.message.startswith("sender may move 100 units held at least 365 days, not 120")
 
@@ -417,7 +417,7 @@ def test_max_holders_details() -> None:
 
 def test_ownership_breach_details() -> None:
     trace = run_rule("max_ownership_pct", NRI, owner("nri", 50))
-    assert trace.details["breaches"] == [{"holder": "receiver (nri)", "units": 60, "pct": "6.0000", "limit_pct": "5"}]
+    assert trace.details["breaches"] == [{"holder": "receiver (nri)", "units": "60", "pct": "6.0000", "limit_pct": "5"}]
     assert trace.message == "receiver (nri) would hold 6.00% of PVTX, above the 5% limit"
 
 

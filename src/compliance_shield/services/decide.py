@@ -31,11 +31,11 @@ from typing import Any, Protocol
 from uuid import UUID
 
 import asyncpg
-import orjson
 import structlog
 
 from compliance_shield.db import Conn, audit, ledger_queries
 from compliance_shield.db import checks as repo
+from compliance_shield.domain import encoding
 from compliance_shield.domain.decision import Decision, Reason
 from compliance_shield.domain.engine import ENGINE_VERSION, evaluate
 from compliance_shield.domain.facts import InvestorFacts
@@ -79,7 +79,7 @@ def utcnow() -> datetime:
 
 
 def request_hash(echo: dict[str, Any]) -> str:
-    return hashlib.sha256(orjson.dumps(echo, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    return hashlib.sha256(encoding.dumps(echo, sort_keys=True)).hexdigest()
 
 
 @dataclass(slots=True)
@@ -473,8 +473,8 @@ class DecisionService:
             "restriction_code": decision.restriction_code,
             "reasons": [r.to_json() for r in decision.reasons],
             "rules": [t.to_json() for t in decision.rules],
-            # serialized once, by pydantic's native encoder; stored as is (orjson.Fragment)
-            "facts": orjson.Fragment(facts_json),
+            # serialized once, by pydantic's native encoder; stored as is (a Fragment)
+            "facts": encoding.Fragment(facts_json),
             "facts_sha256": hashlib.sha256(facts_json).hexdigest(),
             "request_hash": request.request_hash,
             "request": request.echo,

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Self
 from pydantic import Field, model_validator
 
 from compliance_shield.domain.decision import RuleOutcome
+from compliance_shield.domain.encoding import Units, plain_decimal, units
 from compliance_shield.domain.facts import Facts
 from compliance_shield.domain.reasons import ReasonCode
 from compliance_shield.domain.rules.identity import (
@@ -110,9 +111,9 @@ def lockup(params: LockupParams, facts: Facts, now: datetime) -> RuleOutcome:
         ReasonCode.LOCKUP_ACTIVE,
         f"sender may move {max(free, 0)} units held at least {params.holding_period_days} days, "
         f"not {amount}" + (f"; next lot unlocks on {day(next_unlock)}" if next_unlock else ""),
-        unlocked=unlocked,
-        reserved_out=sender.reserved_out,
-        free=free,
+        unlocked=units(unlocked),
+        reserved_out=units(sender.reserved_out),
+        free=units(free),
         next_unlock=next_unlock.isoformat() if next_unlock else None,
     )
 
@@ -159,9 +160,9 @@ def sufficient_balance(params: NoParams, facts: Facts, now: datetime) -> RuleOut
     return _fail(
         ReasonCode.INSUFFICIENT_BALANCE,
         f"sender's available balance {sender.available} is less than {amount}",
-        balance=sender.balance,
-        reserved_out=sender.reserved_out,
-        available=sender.available,
+        balance=units(sender.balance),
+        reserved_out=units(sender.reserved_out),
+        available=units(sender.available),
     )
 
 
@@ -206,7 +207,7 @@ def max_holders(params: MaxHoldersParams, facts: Facts, now: datetime) -> RuleOu
 
 class MaxBalanceParams(RuleParams):
     #: in base units of the token
-    max_amount: int = Field(ge=0)
+    max_amount: Units = Field(ge=0)
 
 
 @rule("max_balance", MaxBalanceParams, "The receiver's projected balance stays within the maximum.")
@@ -219,7 +220,7 @@ def max_balance(params: MaxBalanceParams, facts: Facts, now: datetime) -> RuleOu
     return _fail(
         ReasonCode.MAX_BALANCE_EXCEEDED,
         f"receiver's balance would be {resulting}, above the maximum {params.max_amount}",
-        resulting_balance=resulting,
+        resulting_balance=units(resulting),
     )
 
 
@@ -292,7 +293,7 @@ def max_ownership_pct(params: MaxOwnershipParams, facts: Facts, now: datetime) -
             checks.append((f"{category} investors together", aggregate, special.aggregate_pct))
     over = [(who, units, limit) for who, units, limit in checks if Decimal(units) * 100 > limit * supply]
     if not over:
-        return passed(f"receiver would hold {share(held):.2f}% within the limits", supply=supply)
+        return passed(f"receiver would hold {share(held):.2f}% within the limits", supply=units(supply))
     return _fail(
         ReasonCode.MAX_OWNERSHIP_EXCEEDED,
         "; ".join(
@@ -300,10 +301,15 @@ def max_ownership_pct(params: MaxOwnershipParams, facts: Facts, now: datetime) -
             for who, units, limit in over
         ),
         breaches=[
-            {"holder": who, "units": units, "pct": f"{share(units):.4f}", "limit_pct": str(limit)}
-            for who, units, limit in over
+            {
+                "holder": who,
+                "units": units(held_units),
+                "pct": f"{share(held_units):.4f}",
+                "limit_pct": plain_decimal(limit),
+            }
+            for who, held_units, limit in over
         ],
-        supply=supply,
+        supply=units(supply),
     )
 
 
@@ -340,7 +346,7 @@ def min_investment(params: MinInvestmentParams, facts: Facts, now: datetime) -> 
         f"receiver's position would be {money(value, params.currency)}, "
         f"below the minimum {money(minimum, params.currency)}"
         + (f" for {category} investors" if category in params.category_minimums else ""),
-        value=str(value),
-        minimum=str(minimum),
+        value=plain_decimal(value),
+        minimum=plain_decimal(minimum),
         currency=params.currency,
     )
