@@ -13,6 +13,19 @@ from compliance_shield.domain import encoding
 Conn: TypeAlias = asyncpg.Connection | PoolConnectionProxy
 
 
+#: failures of the database link: nothing was recorded and a retry can help (HTTP 503)
+DATABASE_UNAVAILABLE = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.DeadlockDetectedError,
+    asyncpg.SerializationError,
+)
+
+
 def json_text(value: Any) -> str:
     """The text PostgreSQL receives for a json/jsonb value (the connections' codec and the
     repositories that send JSON as text arrays both use it)."""

@@ -13,8 +13,15 @@ arrives within ``commit_window_ms`` (up to ``commit_max_batch``) and, in ONE tra
 4. inserts the decision rows, reservations, outbox events and audit entries.
 
 Each caller is answered only after that transaction commits (record before answering). If it
-cannot commit, every caller of the batch gets ``ServiceUnavailable`` (HTTP 503) and the touched
-ledgers are dropped, so no approval leaves the service unrecorded.
+cannot commit, the touched ledgers are dropped (they reload from the database), so no approval
+leaves the service unrecorded, and the failure is isolated:
+
+* the database is unreachable (a retry can help): every caller of the batch gets
+  ``ServiceUnavailable`` (HTTP 503 with ``Retry-After``);
+* anything else (a value the database refuses, a bug) would fail again on retry: the batch is
+  split in halves and each half committed on its own, down to the one request that fails, which
+  alone gets ``InternalError`` (HTTP 500 with an error id on its log line). One poisonous request
+  never fails the others it was grouped with.
 """
 
 from __future__ import annotations
@@ -33,7 +40,7 @@ from uuid import UUID
 import asyncpg
 import structlog
 
-from compliance_shield.db import Conn, audit, ledger_queries
+from compliance_shield.db import DATABASE_UNAVAILABLE, Conn, audit, ledger_queries
 from compliance_shield.db import checks as repo
 from compliance_shield.domain import encoding
 from compliance_shield.domain.decision import Decision, Reason
@@ -46,6 +53,7 @@ from compliance_shield.domain.values import Outcome
 from compliance_shield.errors import (
     ComplianceShieldError,
     IdempotencyKeyReused,
+    InternalError,
     NotFound,
     Overloaded,
     ServiceUnavailable,
@@ -298,13 +306,20 @@ class DecisionService:
             results = await self._commit_batch(batch, touched)
         except Exception as exc:
             COMMIT_FAILURES.inc()
-            log.error("decision.commit_failed", error=repr(exc), batch=len(batch))
             for token_id in touched:
                 self.ledgers.pop(token_id, None)
-            error = ServiceUnavailable("the decision could not be recorded; retry later")
-            for p in batch:
-                if not p.future.done():
-                    p.future.set_exception(error)
+            if isinstance(exc, DATABASE_UNAVAILABLE):
+                log.warning("decision.commit_failed", error=repr(exc), batch=len(batch), retryable=True)
+                self._fail(batch, ServiceUnavailable("the database is unavailable; the check was not recorded"))
+            elif len(batch) > 1:
+                log.warning("decision.commit_isolating", error=repr(exc), batch=len(batch))
+                half = len(batch) // 2
+                await self._commit(batch[:half])
+                await self._commit(batch[half:])
+            else:
+                error = InternalError("the decision could not be recorded")
+                log.error("decision.commit_failed", error=repr(exc), error_id=error.error_id, exc_info=exc)
+                self._fail(batch, error)
             return
         COMMIT_BATCH_SIZE.observe(len(batch))
         for p, outcome in zip(batch, results, strict=True):
@@ -315,6 +330,12 @@ class DecisionService:
             else:
                 CHECK_LATENCY.observe(time.perf_counter() - p.received)
                 p.future.set_result(outcome)
+
+    @staticmethod
+    def _fail(batch: list[_Pending], error: ComplianceShieldError) -> None:
+        for p in batch:
+            if not p.future.done():
+                p.future.set_exception(error)
 
     async def _commit_batch(
         self, batch: list[_Pending], touched: dict[UUID, list[dict[str, Any]]]

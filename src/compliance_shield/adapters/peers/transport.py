@@ -242,7 +242,7 @@ class Peers:
         except Exception as exc:  # the handler renders its errors; never leave a caller waiting
             log.exception("peers.handler_failed", error=repr(exc))
             status, headers = 500, {}
-            body = encoding.dumps({"error": {"code": "INTERNAL", "message": "internal error", "details": None}})
+            body = encoding.dumps({"error": {"code": "INTERNAL_ERROR", "message": "internal error", "details": None}})
         header_bytes = encoding.dumps(headers)
         frame = _ANSWER.pack(fields["id"], status, len(header_bytes)) + header_bytes + body
         with contextlib.suppress(ConnectionError, OSError):

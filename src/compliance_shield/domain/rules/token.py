@@ -175,10 +175,26 @@ class MaxHoldersParams(RuleParams):
     exempt_categories: list[str] = Field(default_factory=list)
 
 
+def _sender_leaves(facts: Facts, exempt: set[str]) -> bool:
+    """Whether this transfer empties a counted sender, whose place on the register the receiver takes.
+
+    Only a departure within the same transfer is credited (one on-chain transfer moves both, so
+    they settle or fail together); a sender still counts while any of its holding stays, or while
+    tokens are on their way to it.
+    """
+    sender = facts.sender
+    investor = sender.investor
+    if investor is None or investor.category in exempt:
+        return False
+    counted = sender.balance > 0 or sender.reserved_in > 0
+    return counted and sender.reserved_in == 0 and sender.available == facts.transfer.amount
+
+
 @rule(
     "max_holders",
     MaxHoldersParams,
-    "A new, non-exempt holder may join only while the count of non-exempt holders is below the cap.",
+    "A new, non-exempt holder may join only while the count of non-exempt holders is below the cap, "
+    "unless the sender leaves the register with this transfer.",
 )
 def max_holders(params: MaxHoldersParams, facts: Facts, now: datetime) -> RuleOutcome:
     if not receiver_checked(facts):
@@ -191,6 +207,10 @@ def max_holders(params: MaxHoldersParams, facts: Facts, now: datetime) -> RuleOu
         return passed("receiver already holds the token")
     exempt = set(params.exempt_categories)
     count = sum(n for cat, n in facts.token_state.holder_count_by_category.items() if cat not in exempt)
+    # (a register already above the cap, e.g. after the cap was lowered, admits no one)
+    leaves = count <= params.max_holders and _sender_leaves(facts, exempt)
+    if leaves and facts.transfer.transfer_type is TransferType.SECONDARY:
+        return passed(f"receiver takes the sender's place: still {count} of at most {params.max_holders} holders")
     if count + 1 <= params.max_holders:
         return passed(f"holder {count + 1} of at most {params.max_holders}")
     return _fail(
