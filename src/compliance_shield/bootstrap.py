@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import warnings
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -42,14 +43,22 @@ log = structlog.get_logger(__name__)
 
 
 def embedded_database_url(data_dir: Path) -> str:
-    """Start (or attach to) the embedded PostgreSQL server and return its URL."""
-    import pgserver  # imported lazily: production never loads it
+    """Start (or attach to) the embedded PostgreSQL server and return its URL.
 
-    pgdata = (data_dir / "postgres").resolve()
-    pgdata.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(  # type: ignore[attr-defined]
-        str(pgdata), cleanup_mode=None
-    )
+    Every process that asks holds a handle on the server; the server stops when the last of them
+    exits (``serve`` and a ``seed`` run beside it share one server, and nothing outlives them).
+    """
+    with warnings.catch_warnings():
+        # without XDG_RUNTIME_DIR, platformdirs warns on import and falls back to /tmp/runtime-<uid>,
+        # which is where pgserver keeps its lock: the fallback is right, the warning is noise
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+        import pgserver  # imported lazily: production never loads it
+
+        pgdata = (data_dir / "postgres").resolve()
+        pgdata.mkdir(parents=True, exist_ok=True)
+        server = pgserver.get_server(  # type: ignore[attr-defined]
+            str(pgdata), cleanup_mode="stop"
+        )
     return str(server.get_uri())
 
 
