@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import signal
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable
@@ -120,6 +121,10 @@ def _demo_banner(settings: Settings, summary: dict[str, Any] | None) -> None:
     console.rule()
 
 
+def _exit_after_stop(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
 @app.command()
 def serve(
     demo: Annotated[bool, typer.Option(help="load demo data if the database is empty and print a token")] = False,
@@ -154,6 +159,10 @@ def serve(
         # this serve's processes find each other here: each writes the tokens it owns
         peers_dir = Path(tempfile.mkdtemp(prefix="cs-writers-"))
         os.environ["WRITER_PEERS_DIR"] = str(peers_dir)
+    # uvicorn stops gracefully on SIGTERM, then raises the signal again with the handler found at
+    # start: a handler that exits (rather than the default, which kills the process) lets the
+    # clean-up below and the embedded PostgreSQL's stop (at exit) run, and exits with status 0
+    signal.signal(signal.SIGTERM, _exit_after_stop)
     try:
         uvicorn.run(
             "compliance_shield.api.asgi:app",

@@ -25,7 +25,7 @@ from typing import Annotated, Any
 
 import orjson
 import pydantic_core
-from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
+from pydantic import AfterValidator, BeforeValidator, PlainSerializer, WithJsonSchema
 
 #: the largest amount a token can hold (ERC-20 balances are uint256)
 UINT256_MAX = 2**256 - 1
@@ -184,5 +184,15 @@ BaseUnits = Annotated[
 #: native integer parsing (a decimal string or an integer, any size), written as a decimal string
 Units = Annotated[int, PlainSerializer(units, return_type=str, when_used="json")]
 
-#: a decimal written as a plain decimal string in JSON
-PlainDecimal = Annotated[Decimal, PlainSerializer(plain_decimal, return_type=str, when_used="json")]
+def _no_positive_exponent(value: Decimal) -> Decimal:
+    """``Decimal("1E+5")`` → ``Decimal("100000")``: the same number, in the form its plain string
+    reads back as (so a stored record replays with the very values it was decided with)."""
+    return Decimal(plain_decimal(value)) if value.is_finite() and value.as_tuple().exponent > 0 else value  # type: ignore[operator]
+
+
+#: a decimal written as a plain decimal string in JSON (and kept in the form that string reads back as)
+PlainDecimal = Annotated[
+    Decimal,
+    AfterValidator(_no_positive_exponent),
+    PlainSerializer(plain_decimal, return_type=str, when_used="json"),
+]
