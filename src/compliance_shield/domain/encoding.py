@@ -184,6 +184,7 @@ BaseUnits = Annotated[
 #: native integer parsing (a decimal string or an integer, any size), written as a decimal string
 Units = Annotated[int, PlainSerializer(units, return_type=str, when_used="json")]
 
+
 def _no_positive_exponent(value: Decimal) -> Decimal:
     """``Decimal("1E+5")`` → ``Decimal("100000")``: the same number, in the form its plain string
     reads back as (so a stored record replays with the very values it was decided with)."""
