@@ -144,13 +144,13 @@ async def test_any_amount_on_any_template_is_decided_stored_replayed_and_streame
     assert event["data"]["status"] == decided["status"]
 
 
-async def test_an_amount_above_uint256_is_refused_naming_the_field(
+async def test_an_amount_of_zero_or_above_uint256_is_refused_naming_the_field(
     client: httpx.AsyncClient, admin: Headers, checker: Headers
 ) -> None:
     token = await make_token(client, admin, await _policy(client, admin, "india-sm-reit"), decimals=18)
     _, seller = await make_party(client, admin)
     _, buyer = await make_party(client, admin)
-    for too_big in (str(UINT256_MAX + 1), "9" * 79):
+    for too_big in (str(UINT256_MAX + 1), "9" * 79, "0", "000"):
         answer = await client.post(
             "/v1/compliance/transfer-check", json=transfer(token["id"], seller, buyer, 1) | {"amount": too_big},
             headers=checker,

@@ -9,7 +9,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from compliance_shield.domain.addresses import checksum, is_evm_address
-from compliance_shield.domain.encoding import BaseUnits, PlainDecimal
+from compliance_shield.domain.encoding import PlainDecimal, PositiveBaseUnits
 from compliance_shield.domain.facts import TradingWindow, TravelRuleData
 from compliance_shield.domain.values import BlockchainType, Outcome, RuleResult, TransferType
 from compliance_shield.services.decide import request_hash
@@ -36,7 +36,7 @@ class TransferCheckIn(BaseModel):
 
     from_address: EvmAddress
     to_address: EvmAddress
-    amount: BaseUnits = Field(description="integer amount in base units, as a decimal string")
+    amount: PositiveBaseUnits
     token_id: UUID
     blockchain_type: BlockchainType
     transfer_type: TransferType = TransferType.SECONDARY
@@ -66,8 +66,6 @@ class TransferCheckIn(BaseModel):
 
     @model_validator(mode="after")
     def _sane(self) -> TransferCheckIn:
-        if self.amount <= 0:
-            raise ValueError("amount must be greater than zero")
         if self.from_address == self.to_address:
             raise ValueError("from_address and to_address must differ")
         return self

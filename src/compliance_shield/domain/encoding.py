@@ -180,6 +180,27 @@ BaseUnits = Annotated[
     WithJsonSchema(_UNITS_SCHEMA),
 ]
 
+def _positive(value: int) -> int:
+    if value <= 0:
+        raise ValueError("must be greater than zero")
+    return value
+
+
+#: a transfer's amount: :data:`BaseUnits` above zero
+PositiveBaseUnits = Annotated[
+    int,
+    BeforeValidator(_parse_base_units),
+    AfterValidator(_positive),
+    PlainSerializer(units, return_type=str),
+    WithJsonSchema(
+        {
+            **_UNITS_SCHEMA,
+            "description": "an integer number of base units above zero (at most 2**256 - 1), as a decimal string",
+            "allOf": [{"pattern": "^0*[1-9][0-9]*$"}],
+        }
+    ),
+]
+
 #: an amount inside a record the service made itself (facts, parameters): validated by pydantic's
 #: native integer parsing (a decimal string or an integer, any size), written as a decimal string
 Units = Annotated[int, PlainSerializer(units, return_type=str, when_used="json")]
