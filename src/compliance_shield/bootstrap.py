@@ -26,7 +26,7 @@ from compliance_shield.domain import encoding
 from compliance_shield.providers import Providers, build_providers
 from compliance_shield.reference_data import load_country_lists
 from compliance_shield.services.certificates import CertificateService
-from compliance_shield.services.decide import DecisionService
+from compliance_shield.services.checks.service import DecisionService
 from compliance_shield.services.heap import freeze_long_lived, freeze_survivors
 from compliance_shield.services.kyc import KycService
 from compliance_shield.services.lists import ListService

@@ -12,7 +12,7 @@ from compliance_shield.domain.addresses import checksum, is_evm_address
 from compliance_shield.domain.encoding import PlainDecimal, PositiveBaseUnits
 from compliance_shield.domain.facts import TradingWindow, TravelRuleData
 from compliance_shield.domain.values import BlockchainType, Outcome, RuleResult, TransferType
-from compliance_shield.services.decide import request_hash
+from compliance_shield.services.checks.contract import request_hash
 from compliance_shield.services.gather import CheckRequest
 from compliance_shield.services.inputs import EvmAddress
 

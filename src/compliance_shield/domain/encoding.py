@@ -180,6 +180,7 @@ BaseUnits = Annotated[
     WithJsonSchema(_UNITS_SCHEMA),
 ]
 
+
 def _positive(value: int) -> int:
     if value <= 0:
         raise ValueError("must be greater than zero")

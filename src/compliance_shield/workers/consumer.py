@@ -35,7 +35,7 @@ from compliance_shield.bootstrap import build_container
 from compliance_shield.domain import encoding
 from compliance_shield.errors import ComplianceShieldError, IdempotencyKeyReused, ServiceUnavailable
 from compliance_shield.observability.metrics import CONSUMER_MESSAGES, CONSUMER_RETRIES
-from compliance_shield.services.decide import DecisionService
+from compliance_shield.services.checks.service import DecisionService
 from compliance_shield.services.gather import CheckRequest
 from compliance_shield.settings import Settings
 from compliance_shield.workers.kafka import (
