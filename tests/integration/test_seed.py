@@ -24,7 +24,7 @@ from compliance_shield.services.snapshot import Snapshot
 
 pytestmark = pytest.mark.integration
 
-UN_XML = Path(__file__).resolve().parents[3] / "shared" / "data" / "sanctions" / "un" / "UN_consolidated.xml"
+UN_XML = Path(__file__).resolve().parents[1] / "fixtures" / "sanctions" / "un" / "UN_consolidated.xml"
 SIZE = DataSetSize(investors=300, wallets_per_investor=2, tokens=8)
 runner = CliRunner()
 
@@ -106,7 +106,7 @@ async def test_investors_are_screened_against_the_imported_lists(
         )
     assert len(versions) == 1
     assert next(iter(versions))[0].startswith("un:")
-    assert flagged  # common surnames come near some listed names
+    assert flagged  # common surnames come near some listed names (Das: the UN alias Dass)
     for row in flagged:
         # the result stored is what screening the investor now gives
         expected = screening.screen(investor_query(row))
