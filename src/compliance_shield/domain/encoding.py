@@ -159,9 +159,10 @@ def _parse_base_units(value: Any) -> int:
     text = str(value).strip()
     if not text.isdigit() or not text.isascii():
         raise ValueError("must be a non-negative integer in base units, written as a decimal string")
-    if len(text) > 78 or int(text) > UINT256_MAX:
+    digits = text.lstrip("0") or "0"  # (leading zeros are allowed, as the schema's pattern allows them)
+    if len(digits) > 78 or int(digits) > UINT256_MAX:
         raise ValueError("is larger than 2**256 - 1, the largest amount a token can hold")
-    return int(text)
+    return int(digits)
 
 
 _UNITS_SCHEMA = {
