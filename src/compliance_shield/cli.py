@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from compliance_shield.api.auth import ROLES, issue_token
+from compliance_shield.cli_chain import chain_app
 from compliance_shield.cli_lists import lists_app, worker_list_updater
 from compliance_shield.domain import encoding
 from compliance_shield.settings import Settings, load_settings
@@ -31,6 +32,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(policy_app, name="policy")
 app.add_typer(worker_app, name="worker")
 app.add_typer(lists_app, name="lists")
+app.add_typer(chain_app, name="chain")
 worker_app.command("list-updater")(worker_list_updater)
 console = Console()
 
@@ -312,6 +314,14 @@ def worker_consumer() -> None:
 
     settings = _kafka_settings("Kafka consumer")
     _run(lambda: run_until_signalled(run_consumer(settings)))
+
+
+@app.command()
+def version() -> None:
+    """Print the installed version: the image of this release is compliance-shield-api:<version>."""
+    from importlib.metadata import version as installed_version
+
+    typer.echo(installed_version("compliance-shield"))
 
 
 def main() -> None:  # pragma: no cover
