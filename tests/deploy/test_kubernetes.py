@@ -24,7 +24,7 @@ K8S = ROOT / "deploy" / "k8s"
 #: the Kubernetes version the manifests are validated against (EKS standard support)
 KUBERNETES_VERSION = "1.33.0"
 OVERLAYS = ("dev", "prod")
-CUSTOM_KINDS = {"ServiceMonitor", "ExternalSecret", "SecretStore"}
+CUSTOM_KINDS = {"ServiceMonitor", "PrometheusRule", "ExternalSecret", "SecretStore"}
 WORKERS = ("relay", "consumer", "oracle", "indexer")
 APP_IMAGE = "compliance-shield-api"
 Doc = dict[str, Any]

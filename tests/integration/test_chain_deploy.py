@@ -135,3 +135,13 @@ async def test_the_readme_walk_from_a_fresh_node_to_an_enforced_transfer(
     assert (await chain.transact(seller, token_address, send)).status == 1
     assert await chain.call(token_address, TOKEN_ABI, "balanceOf", buyer.address) == 20
     assert await chain.revert_of(token_address, send, seller.address) == ("TransferRestricted", (APPROVAL_MISSING,))
+
+
+async def test_an_unfunded_deployer_fails_and_deploys_nothing(anvil_url: str, chain: Chain) -> None:
+    from chain_fixtures import new_key
+
+    broke = new_key()
+    result = await _deploy("--rpc-url", anvil_url, "--deployer-key", broke.private_key, "--no-token")
+    assert result.exit_code == 1, result.output
+    assert "ORACLE_ADDRESS=" not in result.stdout
+    assert await chain.client.pending_nonce(broke.address) == 0
