@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from compliance_shield.cli import app
 
-runner = CliRunner()
+runner = CliRunner(env={"COLUMNS": "400"})
 
 
 def _closed_port_url() -> str:
@@ -21,11 +21,14 @@ def _closed_port_url() -> str:
 
 
 HEX = "0123456789abcdefABCDEF"
-not_a_key = st.text(min_size=0, max_size=80).filter(
-    lambda t: not (len(t.removeprefix("0x")) == 64 and all(c in HEX for c in t.removeprefix("0x")))
-    and not t.startswith("-")
+# what a shell hands over: printable text (the error panel's layout is not under test)
+printable = st.characters(min_codepoint=33, max_codepoint=126)
+not_a_key = st.text(printable, min_size=0, max_size=80).filter(
+    lambda t: (
+        not (len(t.removeprefix("0x")) == 64 and all(c in HEX for c in t.removeprefix("0x"))) and not t.startswith("-")
+    )
 )
-not_an_address = st.text(min_size=1, max_size=60).filter(
+not_an_address = st.text(printable, min_size=1, max_size=60).filter(
     lambda t: not (len(t) == 42 and t.startswith("0x") and all(c in HEX for c in t[2:])) and not t.startswith("-")
 )
 
