@@ -106,6 +106,6 @@ def test_the_installed_package_migrates_and_serves_ready(installed: Path, new_da
         server.terminate()
         output, _ = server.communicate(timeout=30)
     # SIGTERM (the orchestrators' stop signal) ends it cleanly: requests finish, the lifespan closes
-    # the writer and the pool (uvicorn then re-raises the signal, hence the exit status)
-    assert server.returncode == -signal.SIGTERM
+    # the writer and the pool (uvicorn may re-raise the signal afterwards, hence either status)
+    assert server.returncode in (0, -signal.SIGTERM), output
     assert b"Application shutdown complete" in output, output
