@@ -189,14 +189,7 @@ class ComplianceShieldStack(Stack):
                 ec2.SubnetConfiguration(name="data", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=24),
             ],
         )
-        flow_logs = logs.LogGroup(
-            self,
-            "FlowLogs",
-            log_group_name="/aws/vpc/compliance-shield",
-            retention=logs.RetentionDays.ONE_YEAR,
-            encryption_key=self.key,
-            removal_policy=RemovalPolicy.RETAIN,
-        )
+        flow_logs = self._log_group("FlowLogs", "/aws/vpc/compliance-shield")
         vpc.add_flow_log(
             "FlowLog",
             destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_logs),
@@ -270,19 +263,25 @@ class ComplianceShieldStack(Stack):
             removal_policy=RemovalPolicy.SNAPSHOT,
         )
 
-    def _redis(self) -> tuple[secretsmanager.Secret, elasticache.CfnReplicationGroup]:
-        secret = secretsmanager.Secret(
+    def _generated_secret(self, construct_id: str, name: str, field: str, description: str) -> secretsmanager.Secret:
+        """Secret ``compliance/<name>``: a JSON document whose ``field`` is 64 random letters and digits."""
+        return secretsmanager.Secret(
             self,
-            "RedisAuth",
-            secret_name="compliance/redis",  # noqa: S106 - a name, not a value
-            description="ElastiCache AUTH token of compliance-redis",
+            construct_id,
+            secret_name=f"compliance/{name}",
+            description=description,
             encryption_key=self.key,
             generate_secret_string=secretsmanager.SecretStringGenerator(
                 secret_string_template="{}",  # noqa: S106 - the JSON document the key goes into
-                generate_string_key="auth_token",
+                generate_string_key=field,
                 exclude_punctuation=True,
                 password_length=64,
             ),
+        )
+
+    def _redis(self) -> tuple[secretsmanager.Secret, elasticache.CfnReplicationGroup]:
+        secret = self._generated_secret(
+            "RedisAuth", "redis", "auth_token", "ElastiCache AUTH token of compliance-redis"
         )
         self.redis_security_group = ec2.SecurityGroup(
             self, "RedisSecurityGroup", vpc=self.vpc, description="compliance-redis", allow_all_outbound=False
@@ -318,14 +317,7 @@ class ComplianceShieldStack(Stack):
         self.kafka_security_group = ec2.SecurityGroup(
             self, "KafkaSecurityGroup", vpc=self.vpc, description="compliance-msk", allow_all_outbound=False
         )
-        broker_logs = logs.LogGroup(
-            self,
-            "KafkaBrokerLogs",
-            log_group_name="/aws/msk/compliance-msk",
-            retention=logs.RetentionDays.ONE_YEAR,
-            encryption_key=self.key,
-            removal_policy=RemovalPolicy.RETAIN,
-        )
+        broker_logs = self._log_group("KafkaBrokerLogs", "/aws/msk/compliance-msk")
         return msk.CfnCluster(
             self,
             "Kafka",
@@ -359,19 +351,7 @@ class ComplianceShieldStack(Stack):
         )
 
     def _jwt_secret(self) -> tuple[secretsmanager.Secret, lambda_.Function]:
-        secret = secretsmanager.Secret(
-            self,
-            "JwtSecret",
-            secret_name="compliance/jwt",  # noqa: S106 - a name, not a value
-            description="HS256 key of the API's bearer tokens (JWT_SECRET)",
-            encryption_key=self.key,
-            generate_secret_string=secretsmanager.SecretStringGenerator(
-                secret_string_template="{}",  # noqa: S106 - the JSON document the key goes into
-                generate_string_key="JWT_SECRET",
-                exclude_punctuation=True,
-                password_length=64,
-            ),
-        )
+        secret = self._generated_secret("JwtSecret", "jwt", "JWT_SECRET", "HS256 key of the API's bearer tokens")
         rotation = lambda_.Function(
             self,
             "JwtRotation",
@@ -386,11 +366,12 @@ class ComplianceShieldStack(Stack):
 
     # -- compute --------------------------------------------------------------------------------
 
-    def _log_group(self, name: str) -> logs.LogGroup:
+    def _log_group(self, construct_id: str, name: str) -> logs.LogGroup:
+        """A log group kept a year, encrypted with the stack's key, retained when the stack goes."""
         return logs.LogGroup(
             self,
-            f"Logs{name.title()}",
-            log_group_name=f"/aws/ecs/compliance-{name}",
+            construct_id,
+            log_group_name=name,
             retention=logs.RetentionDays.ONE_YEAR,
             encryption_key=self.key,
             removal_policy=RemovalPolicy.RETAIN,
@@ -457,7 +438,9 @@ class ComplianceShieldStack(Stack):
             command=self._command(*args)[3:],
             environment=self._environment(),
             secrets=self._secrets(),
-            logging=ecs.LogDriver.aws_logs(stream_prefix=name, log_group=self._log_group(name)),
+            logging=ecs.LogDriver.aws_logs(
+                stream_prefix=name, log_group=self._log_group(f"Logs{name.title()}", f"/aws/ecs/compliance-{name}")
+            ),
             readonly_root_filesystem=True,
             user="10001:10001",
             stop_timeout=Duration.seconds(45),
