@@ -108,3 +108,10 @@ def test_env_example_values_are_valid_settings() -> None:
     # the example is for a laptop: the values must not pass for production
     with pytest.raises(ValueError, match="JWT_SECRET"):
         Settings(**{name.lower(): value for name, value in active.items()} | {"app_env": "production"})  # type: ignore[arg-type]
+
+
+def test_the_default_image_tag_is_the_release_version(compose: dict[str, Any]) -> None:
+    from compliance_shield import __version__
+
+    images = {s["image"] for s in _app_services(compose).values()}
+    assert images == {f"{APP_IMAGE}:${{IMAGE_TAG:-{__version__}}}"}
