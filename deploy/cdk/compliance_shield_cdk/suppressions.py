@@ -6,9 +6,11 @@ finding is fixed in the stack, or added here with a reason a reviewer can check.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from cdk_nag import NagPackSuppression, NagSuppressions
+from constructs import IConstruct
 
 if TYPE_CHECKING:
     from compliance_shield_cdk.stack import ComplianceShieldStack
@@ -19,7 +21,9 @@ DEFAULT_PORT = (
 )
 
 
-def _suppress(construct: object, *rules: tuple[str, str], applies_to: list[str] | None = None) -> None:
+def _suppress(
+    construct: IConstruct | Sequence[IConstruct], *rules: tuple[str, str], applies_to: list[str] | None = None
+) -> None:
     NagSuppressions.add_resource_suppressions(
         construct,
         [NagPackSuppression(id=rule, reason=reason, applies_to=applies_to) for rule, reason in rules],
@@ -70,6 +74,8 @@ def suppress_reviewed_findings(stack: ComplianceShieldStack) -> None:
         ("AwsSolutions-EC23", "The public API's load balancer accepts HTTPS (and HTTP, redirected) from anywhere."),
     )
     for task in stack.task_definitions:
+        # a Fargate task definition always has an execution role once it pulls from ECR and logs
+        assert task.execution_role is not None
         _suppress(
             task,
             (
