@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -38,6 +39,18 @@ T = TypeVar("T")
 
 def _settings() -> Settings:
     return load_settings()
+
+
+@app.callback()
+def _every_command() -> None:
+    """Logging of every command: JSON lines at LOG_LEVEL (workers and serve re-tag their lines)."""
+    from pydantic import ValidationError
+
+    from compliance_shield.observability.process import ProcessKind, configure_process
+
+    # an invalid setting is reported by the command itself when it reads the settings
+    with contextlib.suppress(ValidationError):
+        configure_process(load_settings(), ProcessKind.CLI)
 
 
 def _run(factory: Callable[[], Awaitable[T]]) -> T:
@@ -130,8 +143,11 @@ def serve(
 
     from compliance_shield.bootstrap import database_url
     from compliance_shield.db.migrate import upgrade
+    from compliance_shield.observability import multiprocess
+    from compliance_shield.observability.process import ProcessKind, configure_process
 
     settings = _settings()
+    configure_process(settings, ProcessKind.SERVE)
     url, embedded = database_url(settings)
     if embedded:
         upgrade(url)
@@ -149,6 +165,11 @@ def serve(
     # server processes read their settings from the environment: hand them the resolved URL
     os.environ["DATABASE_URL"] = url
     processes = workers or settings.workers
+    metrics_dir, own_metrics_dir = None, False
+    if processes > 1 or settings.prometheus_multiproc_dir is not None:
+        # every server process writes its metrics there; /metrics of any of them answers the sum
+        metrics_dir, own_metrics_dir = multiprocess.prepare_directory(settings.prometheus_multiproc_dir)
+        multiprocess.export_to_children(metrics_dir)
     peers_dir = None
     if processes > 1 and settings.writer_affinity and settings.writer_peers_dir is None:
         # this serve's processes find each other here: each writes the tokens it owns
@@ -161,11 +182,14 @@ def serve(
             port=settings.port,
             workers=processes,
             log_level=settings.log_level.lower(),
+            log_config=None,  # our JSON logging (observability/logging.py) formats uvicorn's lines too
             access_log=False,
         )
     finally:
         if peers_dir is not None:
             shutil.rmtree(peers_dir, ignore_errors=True)
+        if own_metrics_dir and metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 @app.command()
@@ -256,13 +280,14 @@ def policy_validate(path: Path) -> None:
 @worker_app.command("oracle")
 def worker_oracle() -> None:
     """Write decisions to the ComplianceOracle contract (needs ENABLE_ORACLE, BESU_RPC_URL, ORACLE_*)."""
+    from compliance_shield.observability.backlogs import oracle_backlog
     from compliance_shield.workers.oracle import run as run_oracle
 
     settings = _settings()
     if not settings.enable_oracle:
         console.print("[red]the oracle writer is disabled[/red]: set ENABLE_ORACLE=true")
         raise typer.Exit(2)
-    _run(lambda: run_oracle(settings))
+    _run(lambda: _observed(settings, "oracle", run_oracle(settings), oracle_backlog))
 
 
 @worker_app.command("indexer")
@@ -274,7 +299,29 @@ def worker_indexer() -> None:
     if not settings.besu_rpc_url:
         console.print("[red]the chain indexer needs BESU_RPC_URL[/red]")
         raise typer.Exit(2)
-    _run(lambda: run_indexer(settings))
+    _run(lambda: _observed_indexer(settings, run_indexer(settings)))
+
+
+async def _observed(settings: Settings, kind: str, work: Awaitable[None], probe: Any = None) -> None:
+    """A worker with its operations port (/metrics, /health) and its backlog probe."""
+    from compliance_shield.bootstrap import connect, database_url
+    from compliance_shield.observability.process import ProcessKind, run_worker
+
+    url, _ = await asyncio.to_thread(database_url, settings)
+    await run_worker(settings, ProcessKind(kind), work, probe=probe, connect=lambda: connect(url, f"cs-{kind}-metrics"))
+
+
+async def _observed_indexer(settings: Settings, work: Awaitable[None]) -> None:
+    from compliance_shield.adapters.chain.client import ChainClient
+    from compliance_shield.observability.backlogs import indexer_lag
+
+    assert settings.besu_rpc_url is not None
+    client = ChainClient(settings.besu_rpc_url)
+    try:
+        chain_id = settings.chain_id or await client.chain_id()
+        await _observed(settings, "indexer", work, indexer_lag(client, chain_id))
+    finally:
+        await client.close()
 
 
 def _kafka_settings(worker: str) -> Settings:
@@ -288,11 +335,12 @@ def _kafka_settings(worker: str) -> Settings:
 @worker_app.command("relay")
 def worker_relay() -> None:
     """Publish committed outbox events to Kafka topic compliance-events (needs KAFKA_BROKERS)."""
+    from compliance_shield.observability.backlogs import outbox_backlog
     from compliance_shield.workers.kafka import run_until_signalled
     from compliance_shield.workers.relay import run as run_relay
 
     settings = _kafka_settings("outbox relay")
-    _run(lambda: run_until_signalled(run_relay(settings)))
+    _run(lambda: _observed(settings, "relay", run_until_signalled(run_relay(settings)), outbox_backlog))
 
 
 @worker_app.command("consumer")
@@ -302,7 +350,7 @@ def worker_consumer() -> None:
     from compliance_shield.workers.kafka import run_until_signalled
 
     settings = _kafka_settings("Kafka consumer")
-    _run(lambda: run_until_signalled(run_consumer(settings)))
+    _run(lambda: _observed(settings, "consumer", run_until_signalled(run_consumer(settings))))
 
 
 def main() -> None:  # pragma: no cover

@@ -138,6 +138,20 @@ class Settings(BaseSettings):
     #: (0: only once, after start-up); see ``services/heap.py``
     gc_freeze_interval_seconds: int = Field(default=10, ge=0, le=3600)
 
+    # -- observability: metrics of many processes, the workers' operations ports ---------------
+    #: prometheus-client's multiprocess directory: every server process of one ``serve`` writes
+    #: its metrics there and ``/metrics`` answers their sum. ``serve --workers N`` (N > 1) makes
+    #: a private one when unset; set it to put the files on a volume of your choice (it is
+    #: emptied when ``serve`` starts). Never share one directory between two ``serve``s.
+    prometheus_multiproc_dir: Path | None = None
+    #: ports on which each worker serves ``/metrics`` and ``/health`` (on ``HOST``); 0: none
+    relay_metrics_port: int = Field(default=9101, ge=0, le=65535)
+    consumer_metrics_port: int = Field(default=9102, ge=0, le=65535)
+    oracle_metrics_port: int = Field(default=9103, ge=0, le=65535)
+    indexer_metrics_port: int = Field(default=9104, ge=0, le=65535)
+    #: statements running at least this long are counted as long-running (alert: any, for 1 min)
+    long_query_seconds: float = Field(default=5.0, gt=0, le=3600)
+
     @model_validator(mode="after")
     def _production_needs_real_secret(self) -> Self:
         if self.app_env is AppEnv.PRODUCTION:
