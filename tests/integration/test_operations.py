@@ -1,0 +1,207 @@
+"""What an operator scrapes and probes: the server and every worker, each a real process.
+
+One fleet per module, on a database of its own: ``serve --workers 2``, ``worker relay`` and
+``worker consumer`` (tansu), ``worker oracle`` and ``worker indexer`` (anvil). After real
+traffic each worker answers ``/health`` and ``/metrics`` on its own port, logs JSON lines
+tagged with its kind, and the metrics that the dashboards and alert rules use are exported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import secrets
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaProducer
+from chain_fixtures import CHAIN_ID, Chain, Deployment, deploy_token
+from conftest import TEST_SECRET, bearer
+from prometheus_client.samples import Sample
+from served import Running, base_env, free_port, scrape, started, value
+from support import hold, make_party, make_token, policy_document, publish_document, transfer
+
+from compliance_shield.adapters.chain.contracts import ORACLE, load
+from compliance_shield.db import migrate
+from compliance_shield.settings import AppEnv, Settings
+
+pytestmark = pytest.mark.integration
+
+RULES = [{"rule": "wallet_bound"}, {"rule": "kyc_verified"}, {"rule": "sufficient_balance"}]
+WORKERS = ("relay", "consumer", "oracle", "indexer")
+
+
+@dataclass
+class Fleet:
+    server: Running
+    workers: dict[str, Running] = field(default_factory=dict)
+
+    def everything(self) -> dict[str, Running]:
+        return {"api": self.server, **self.workers}
+
+
+def _wait_for(what: str, condition: Callable[[], bool], seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not happen within {seconds} s")
+        time.sleep(0.25)
+
+
+async def _oracle_writer(chain: Chain, deployment: Deployment) -> str:
+    """A fresh account with WRITER_ROLE: this fleet's oracle worker has nonces of its own."""
+    key = await chain.funded()
+    oracle = load(ORACLE)
+    role = await chain.call(deployment.oracle, oracle, "WRITER_ROLE")
+    grant = oracle.encode_call("grantRole", role, key.address)
+    receipt = await chain.transact(deployment.admin, deployment.oracle, grant)
+    assert receipt.status == 1
+    return key.private_key
+
+
+async def _traffic(url: str, token_address: str) -> None:
+    """Reference data through the API, then approved and rejected checks, a 404 and a 422."""
+    settings = Settings(app_env=AppEnv.TEST, jwt_secret=TEST_SECRET)
+    admin, checker = bearer(settings, "admin", sub="ops-admin"), bearer(settings, "checker", sub="ops-platform")
+    async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+        policy = await publish_document(http, admin, policy_document(RULES))
+        token = await make_token(http, admin, policy, contract_address=token_address)
+        seller, seller_address = await make_party(http, admin)
+        _, buyer_address = await make_party(http, admin)
+        await hold(http, admin, token["id"], seller["id"], 1000)
+        await asyncio.sleep(1)  # the other server process follows the reference data by NOTIFY
+        for amount in (1, 2, 3):
+            answer = await http.post(
+                "/v1/compliance/transfer-check", json=transfer(token["id"], seller_address, buyer_address, amount),
+                headers=checker,
+            )  # fmt: skip
+            assert answer.status_code == 200, answer.text
+        refused = transfer(token["id"], seller_address, "0x" + "cd" * 20, 1)
+        assert (await http.post("/v1/compliance/transfer-check", json=refused, headers=checker)).status_code == 200
+        assert (await http.get("/v1/compliance/checks/not-a-uuid", headers=checker)).status_code == 422
+        assert (await http.get("/v1/nothing-here", headers=checker)).status_code == 404
+
+
+async def _produce_garbage(brokers: str) -> None:
+    """One unparseable transfer request: the consumer dead-letters it (and so has fetched)."""
+    producer = AIOKafkaProducer(bootstrap_servers=brokers, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait("compliance.transfer-requests", b"{not json", key=secrets.token_bytes(4))
+    finally:
+        await producer.stop()
+
+
+@pytest.fixture(scope="module")
+async def fleet(
+    new_database: Callable[[], str],
+    kafka_brokers: str,
+    anvil_url: str,
+    chain: Chain,
+    deployment: Deployment,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[Fleet]:
+    url = new_database()
+    migrate.upgrade(url)
+    runtime = tmp_path_factory.mktemp("xdg")
+    runtime.chmod(0o700)
+    logs = tmp_path_factory.mktemp("fleet")
+    writer_key = await _oracle_writer(chain, deployment)
+    token_address = await deploy_token(chain, deployment, "OPS")
+    chain_env = {
+        "BESU_RPC_URL": anvil_url, "CHAIN_ID": str(CHAIN_ID), "INDEXER_POLL_SECONDS": "0.2",
+        "INDEXER_CONFIRMATIONS": "0",
+    }  # fmt: skip
+    ports = {name: free_port() for name in ("api", *WORKERS)}
+    oracle_env = {
+        "ENABLE_ORACLE": "true", "ORACLE_ADDRESS": deployment.oracle, "ORACLE_PRIVATE_KEY": writer_key,
+        "ORACLE_POLL_SECONDS": "0.2", "ORACLE_METRICS_PORT": str(ports["oracle"]),
+    }  # fmt: skip
+    env = {
+        "api": base_env(url, runtime, PORT=str(ports["api"])),
+        "relay": base_env(url, runtime, KAFKA_BROKERS=kafka_brokers, RELAY_METRICS_PORT=str(ports["relay"])),
+        "consumer": base_env(url, runtime, KAFKA_BROKERS=kafka_brokers, CONSUMER_METRICS_PORT=str(ports["consumer"])),
+        "oracle": base_env(url, runtime, **chain_env, **oracle_env),
+        "indexer": base_env(url, runtime, **chain_env, INDEXER_METRICS_PORT=str(ports["indexer"])),
+    }
+    with contextlib.ExitStack() as stack:
+        server = stack.enter_context(
+            started(["serve", "--workers", "2"], env["api"], ports["api"], logs / "api.log", "/ready")
+        )
+        running = Fleet(server)
+        for name in WORKERS:
+            running.workers[name] = stack.enter_context(
+                started(["worker", name], env[name], ports[name], logs / f"{name}.log", "/health")
+            )
+        await _traffic(server.url, token_address)
+        await _produce_garbage(kafka_brokers)
+        yield running
+
+
+def _samples(running: Running) -> dict[str, list[Sample]]:
+    return scrape(running.url)
+
+
+@pytest.mark.parametrize("worker", WORKERS)
+def test_each_worker_answers_health_and_metrics_on_its_own_port(fleet: Fleet, worker: str) -> None:
+    running = fleet.workers[worker]
+    health = httpx.get(running.url + "/health", timeout=5)
+    assert health.status_code == 200
+    assert health.json()["status"] == "ok"
+    assert health.json()["worker"] == worker
+    assert httpx.get(running.url + "/elsewhere", timeout=5).status_code == 404
+    assert httpx.post(running.url + "/metrics", timeout=5).status_code == 405
+    info = _samples(running)["compliance_build_info"]
+    assert value(info, "compliance_build_info", kind=worker) == 1
+
+
+def test_each_worker_reports_what_it_has_left_to_do(fleet: Fleet) -> None:
+    def relay_caught_up() -> bool:
+        samples = _samples(fleet.workers["relay"])
+        published = value(samples["compliance_relay_published"], "compliance_relay_published_total")
+        return published >= 4 and value(samples["compliance_relay_unpublished"], "compliance_relay_unpublished") == 0
+
+    _wait_for("the relay publishing the fleet's events", relay_caught_up)
+    relay = _samples(fleet.workers["relay"])
+    assert value(relay["compliance_relay_leader"], "compliance_relay_leader") == 1
+    assert "compliance_relay_lag_seconds" in relay
+
+    def dead_lettered() -> bool:
+        samples = _samples(fleet.workers["consumer"]).get("compliance_consumer_messages", [])
+        return value(samples, "compliance_consumer_messages_total", outcome="dead_lettered") >= 1
+
+    _wait_for("the consumer dead-lettering the unparseable request", dead_lettered)
+    lag = _samples(fleet.workers["consumer"])["compliance_consumer_lag_messages"]
+    assert {s.labels["topic"] for s in lag} == {"compliance.transfer-requests"}
+
+    def oracle_confirmed() -> bool:
+        samples = _samples(fleet.workers["oracle"])
+        return value(samples["compliance_oracle_writes"], "compliance_oracle_writes_total", result="confirmed") >= 3
+
+    _wait_for("the oracle confirming the three approvals", oracle_confirmed)
+    oracle = _samples(fleet.workers["oracle"])
+    assert {s.labels["status"] for s in oracle["compliance_oracle_open_writes"]} == {"pending", "submitted"}
+
+    indexer = _samples(fleet.workers["indexer"])
+    assert value(indexer["compliance_indexer_lag_blocks"], "compliance_indexer_lag_blocks") >= 0
+
+
+def test_every_process_logs_json_lines_tagged_with_its_kind(fleet: Fleet) -> None:
+    for kind, running in fleet.everything().items():
+        lines = [json.loads(line) for line in running.logs().splitlines() if line.strip()]
+        kinds = {line["process"] for line in lines}
+        assert kinds <= {"cli", "serve", kind}, (kind, kinds)
+        assert kind in kinds
+        assert all({"event", "level", "timestamp", "pid"} <= line.keys() for line in lines)
+
+
+def test_the_server_counts_every_route_and_status(fleet: Fleet) -> None:
+    http = _samples(fleet.server)["compliance_http_request_duration_seconds"]
+    count = "compliance_http_request_duration_seconds_count"
+    assert value(http, count, route="/v1/compliance/transfer-check", method="POST", status="200") == 4
+    assert value(http, count, route="/v1/compliance/checks/{check_id}", method="GET", status="422") == 1
+    assert value(http, count, route="unmatched", status="404") == 1
