@@ -324,6 +324,19 @@ async def _observed_indexer(settings: Settings, work: Awaitable[None]) -> None:
         await client.close()
 
 
+@worker_app.command("audit")
+def worker_audit() -> None:
+    """Walk the audit hash chain every AUDIT_VERIFY_INTERVAL_SECONDS and export the verdict as metrics."""
+    from compliance_shield.bootstrap import connect, database_url
+    from compliance_shield.observability.audit_watch import watch
+    from compliance_shield.workers.kafka import run_until_signalled
+
+    settings = _settings()
+    url, _ = database_url(settings)
+    work = watch(lambda: connect(url, "compliance-shield-audit"), settings.audit_verify_interval_seconds)
+    _run(lambda: _observed(settings, "audit", run_until_signalled(work)))
+
+
 def _kafka_settings(worker: str) -> Settings:
     settings = _settings()
     if not settings.kafka_brokers:

@@ -149,6 +149,9 @@ class Settings(BaseSettings):
     consumer_metrics_port: int = Field(default=9102, ge=0, le=65535)
     oracle_metrics_port: int = Field(default=9103, ge=0, le=65535)
     indexer_metrics_port: int = Field(default=9104, ge=0, le=65535)
+    audit_metrics_port: int = Field(default=9105, ge=0, le=65535)
+    #: seconds between two walks of the audit hash chain by ``worker audit``
+    audit_verify_interval_seconds: float = Field(default=3600.0, ge=1, le=7 * 86400)
     #: statements running at least this long are counted as long-running (alert: any, for 1 min)
     long_query_seconds: float = Field(default=5.0, gt=0, le=3600)
 

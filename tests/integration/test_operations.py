@@ -16,6 +16,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
+import asyncpg
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -32,12 +33,13 @@ from compliance_shield.settings import AppEnv, Settings
 pytestmark = pytest.mark.integration
 
 RULES = [{"rule": "wallet_bound"}, {"rule": "kyc_verified"}, {"rule": "sufficient_balance"}]
-WORKERS = ("relay", "consumer", "oracle", "indexer")
+WORKERS = ("relay", "consumer", "oracle", "indexer", "audit")
 
 
 @dataclass
 class Fleet:
     server: Running
+    database_url: str
     workers: dict[str, Running] = field(default_factory=dict)
 
     def everything(self) -> dict[str, Running]:
@@ -127,12 +129,13 @@ async def fleet(
         "consumer": base_env(url, runtime, KAFKA_BROKERS=kafka_brokers, CONSUMER_METRICS_PORT=str(ports["consumer"])),
         "oracle": base_env(url, runtime, **chain_env, **oracle_env),
         "indexer": base_env(url, runtime, **chain_env, INDEXER_METRICS_PORT=str(ports["indexer"])),
+        "audit": base_env(url, runtime, AUDIT_VERIFY_INTERVAL_SECONDS="1", AUDIT_METRICS_PORT=str(ports["audit"])),
     }
     with contextlib.ExitStack() as stack:
         server = stack.enter_context(
             started(["serve", "--workers", "2"], env["api"], ports["api"], logs / "api.log", "/ready")
         )
-        running = Fleet(server)
+        running = Fleet(server, database_url=url)
         for name in WORKERS:
             running.workers[name] = stack.enter_context(
                 started(["worker", name], env[name], ports[name], logs / f"{name}.log", "/health")
@@ -205,3 +208,21 @@ def test_the_server_counts_every_route_and_status(fleet: Fleet) -> None:
     assert value(http, count, route="/v1/compliance/transfer-check", method="POST", status="200") == 4
     assert value(http, count, route="/v1/compliance/checks/{check_id}", method="GET", status="422") == 1
     assert value(http, count, route="unmatched", status="404") == 1
+
+
+async def test_the_audit_worker_reports_the_chain_intact_then_the_first_tampering(fleet: Fleet) -> None:
+    def gauge(name: str) -> float:
+        return value(_samples(fleet.workers["audit"]).get(name, []), name)
+
+    _wait_for("a walk over the fleet's entries", lambda: gauge("compliance_audit_chain_entries") > 0)
+    assert gauge("compliance_audit_chain_intact") == 1
+    assert gauge("compliance_audit_chain_verified_timestamp_seconds") > time.time() - 60
+    conn = await asyncpg.connect(fleet.database_url)
+    try:
+        async with conn.transaction():
+            await conn.execute("ALTER TABLE audit_log DISABLE TRIGGER USER")
+            await conn.execute("UPDATE audit_log SET actor = 'mallory' WHERE seq = (SELECT max(seq) FROM audit_log)")
+            await conn.execute("ALTER TABLE audit_log ENABLE TRIGGER USER")
+    finally:
+        await conn.close()
+    _wait_for("the next walk finding the altered entry", lambda: gauge("compliance_audit_chain_intact") == 0)

@@ -35,6 +35,7 @@ class ProcessKind(StrEnum):
     CONSUMER = "consumer"
     ORACLE = "oracle"
     INDEXER = "indexer"
+    AUDIT = "audit"
     LIST_UPDATER = "list-updater"
     CLI = "cli"
 
@@ -51,6 +52,7 @@ def worker_port(settings: Settings, kind: ProcessKind) -> int:
         ProcessKind.CONSUMER: settings.consumer_metrics_port,
         ProcessKind.ORACLE: settings.oracle_metrics_port,
         ProcessKind.INDEXER: settings.indexer_metrics_port,
+        ProcessKind.AUDIT: settings.audit_metrics_port,
     }
     return ports[kind]
 
