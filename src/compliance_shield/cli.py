@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from compliance_shield.api.auth import ROLES, issue_token
+from compliance_shield.cli_backup import db_app
 from compliance_shield.cli_lists import lists_app, worker_list_updater
 from compliance_shield.settings import Settings, load_settings
 
@@ -31,6 +32,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(policy_app, name="policy")
 app.add_typer(worker_app, name="worker")
 app.add_typer(lists_app, name="lists")
+app.add_typer(db_app, name="db")
 worker_app.command("list-updater")(worker_list_updater)
 console = Console()
 
