@@ -58,6 +58,8 @@ class Settings(BaseSettings):
 
     jwt_secret: SecretStr = SecretStr(DEVELOPMENT_JWT_SECRET)
     jwt_issuer: str = "compliance-shield"
+    #: during a rotation, the secret being replaced: tokens it signed are still accepted (never issued)
+    jwt_secret_previous: SecretStr | None = None
 
     blockchain_type: BlockchainType = BlockchainType.PERMISSIONED
     besu_rpc_url: str | None = None
@@ -183,6 +185,14 @@ class Settings(BaseSettings):
         for name, key in keys:
             if key is not None and not re.fullmatch(r"(0x)?[0-9a-fA-F]{64}", key.get_secret_value()):
                 raise ValueError(f"{name} must be a 32-byte hex private key")
+        return self
+
+    @model_validator(mode="after")
+    def _previous_secret_is_a_real_one(self) -> Self:
+        previous = self.jwt_secret_previous.get_secret_value() if self.jwt_secret_previous else None
+        weak = previous is not None and (previous == DEVELOPMENT_JWT_SECRET or len(previous) < 32)
+        if weak and self.app_env is AppEnv.PRODUCTION:
+            raise ValueError("JWT_SECRET_PREVIOUS must be a secret of at least 32 characters in production")
         return self
 
     @property

@@ -63,7 +63,8 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.token_verifier = TokenVerifier(settings.jwt_secret_value, settings.jwt_issuer)
+    previous = settings.jwt_secret_previous.get_secret_value() if settings.jwt_secret_previous else None
+    app.state.token_verifier = TokenVerifier(settings.jwt_secret_value, settings.jwt_issuer, previous=previous)
     if container is not None:
         app.state.container = container
     install_error_handlers(app)
