@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from typing import Any
 
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
@@ -28,6 +29,19 @@ def _static(kind: str) -> Processor:
     return add
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is when a line is emitted: a command run inside a test
+    runner (or any host that swaps the stream) must not keep writing to a stream it closed."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _: Any) -> None:
+        pass
+
+
 def configure_logging(level: str, kind: str = "api") -> None:
     """JSON lines at ``level`` (``LOG_LEVEL``) for every logger of this process; safe to call again."""
     shared: list[Processor] = [
@@ -37,7 +51,7 @@ def configure_logging(level: str, kind: str = "api") -> None:
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         _static(kind),
     ]
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared,
