@@ -86,3 +86,19 @@ def test_the_series_name_reader_sees_through_promql_syntax() -> None:
         "count(b_total offset 5m) and time() - max(c:rule) > 3 * 3600"
     )
     assert series_names(expr) == {"a_bucket", "b_total", "c:rule"}
+
+
+def test_the_kustomization_ships_every_dashboard_in_one_configmap_for_grafanas_sidecar() -> None:
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.fail("kubectl is not installed (it renders the kustomizations)")
+    command = [kubectl, "kustomize", str(COMMITTED.parent)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
+    assert done.returncode == 0, done.stderr
+    config_map = yaml.safe_load(done.stdout)
+    assert config_map["kind"] == "ConfigMap"
+    assert config_map["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert {name: json.loads(text) for name, text in config_map["data"].items()} == {
+        f"{d.uid}.json": build(d) for d in DASHBOARDS
+    }
+    assert len(done.stdout.encode()) < 256 * 1024  # fits kubectl apply's last-applied annotation

@@ -75,3 +75,13 @@ def test_the_prometheusrule_object_is_generated_from_the_current_rules() -> None
     manifest = yaml.safe_load(committed)
     assert manifest["kind"] == "PrometheusRule"
     assert manifest["spec"]["groups"] == yaml.safe_load(RULES.read_text())["groups"]
+
+
+def test_the_kustomization_renders_the_prometheusrule_object() -> None:
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.fail("kubectl is not installed (it renders the kustomizations)")
+    done = subprocess.run([kubectl, "kustomize", str(PROMETHEUS)], capture_output=True, text=True, check=False)  # noqa: S603
+    assert done.returncode == 0, done.stderr
+    rendered = yaml.safe_load(done.stdout)
+    assert rendered == yaml.safe_load((PROMETHEUS / "prometheusrule.yaml").read_text())
