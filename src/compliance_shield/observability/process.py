@@ -36,7 +36,6 @@ class ProcessKind(StrEnum):
     ORACLE = "oracle"
     INDEXER = "indexer"
     AUDIT = "audit"
-    LIST_UPDATER = "list-updater"
     CLI = "cli"
 
 
