@@ -16,9 +16,6 @@ from pathlib import Path
 
 from prometheus_client import REGISTRY, CollectorRegistry, multiprocess
 
-#: the variable prometheus-client reads at import (and Settings.prometheus_multiproc_dir)
-ENV = "PROMETHEUS_MULTIPROC_DIR"
-
 
 def prepare_directory(configured: Path | None) -> tuple[Path, bool]:
     """The directory the processes of one ``serve`` share, emptied; and whether we made it
@@ -34,8 +31,9 @@ def prepare_directory(configured: Path | None) -> tuple[Path, bool]:
 
 
 def export_to_children(directory: Path) -> None:
-    """Hand the directory to the server processes about to be started (they inherit the environment)."""
-    os.environ[ENV] = str(directory)
+    """Hand the directory to the server processes about to be started: they inherit the environment,
+    where prometheus-client reads it at import (and ``Settings.prometheus_multiproc_dir`` too)."""
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
 
 
 def registry(directory: Path | None) -> CollectorRegistry:
