@@ -1,5 +1,5 @@
-"""Per-request observability of the API: duration by route and status, requests in flight, and
-the request id bound to every log line written while the request is served.
+"""Per-request observability of the API: duration by route and status, and the request id bound
+to every log line written while the request is served.
 
 A plain ASGI middleware (no ``BaseHTTPMiddleware``: that would run each request in a task of
 its own and cost the check path noticeably). The route label is the matched route's template
@@ -10,15 +10,16 @@ a 500 — the server answers 500 for it.
 
 from __future__ import annotations
 
+import itertools
+import os
 import re
 import time
-import uuid
 from typing import Any
 
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from compliance_shield.observability.metrics import HTTP_IN_FLIGHT, HTTP_REQUEST_DURATION
+from compliance_shield.observability.metrics import HTTP_REQUEST_DURATION
 
 #: the header a caller (or a proxy) may send to correlate its logs with ours; echoed back
 REQUEST_ID_HEADER = b"x-request-id"
@@ -26,12 +27,18 @@ _VALID_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
 _CHECK_PATH = re.compile(r"^/v1/compliance/checks/([0-9a-fA-F-]{36})(?:/|$)")
 
 
+#: new request ids: this process's random prefix and a counter — unique across processes and
+#: restarts like a UUID, at a fraction of its cost on the check path
+_PREFIX = os.urandom(8).hex()
+_SERIAL = itertools.count(1)
+
+
 def request_id_of(scope: Scope) -> str:
     """The caller's ``X-Request-ID`` when it is a sane token, else a new one."""
     for name, value in scope.get("headers", ()):
         if name == REQUEST_ID_HEADER and _VALID_REQUEST_ID.match(value):
             return str(value.decode())
-    return uuid.uuid4().hex
+    return f"{_PREFIX}{next(_SERIAL):016x}"
 
 
 #: route template of each plain Starlette endpoint (FastAPI's router names only its own routes in the scope)
@@ -87,10 +94,9 @@ class RequestObservabilityMiddleware:
                 message["headers"] = [*message.get("headers", ()), header]
             await send(message)
 
-        HTTP_IN_FLIGHT.inc()
-        with structlog.contextvars.bound_contextvars(**context):
-            try:
-                await self.app(scope, receive, send_with_id)
-            finally:
-                HTTP_IN_FLIGHT.dec()
-                self._observe(_route_of(scope), scope["method"], status, time.perf_counter() - started)
+        bound = structlog.contextvars.bind_contextvars(**context)
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            structlog.contextvars.reset_contextvars(**bound)
+            self._observe(_route_of(scope), scope["method"], status, time.perf_counter() - started)

@@ -149,7 +149,6 @@ HTTP_REQUEST_DURATION = Histogram(
     ["route", "method", "status"],
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
-HTTP_IN_FLIGHT = Gauge("compliance_http_requests_in_flight", "HTTP requests being served", multiprocess_mode="livesum")
 DB_QUERY_DURATION = Histogram(
     "compliance_db_query_duration_seconds",
     "Time of one database statement issued through the connection pools, by outcome (ok, error)",
