@@ -283,47 +283,27 @@ def policy_validate(path: Path) -> None:
 def worker_oracle() -> None:
     """Write decisions to the ComplianceOracle contract (needs ENABLE_ORACLE, BESU_RPC_URL, ORACLE_*)."""
     from compliance_shield.observability.backlogs import oracle_backlog
+    from compliance_shield.observability.process import ProcessKind, observed
     from compliance_shield.workers.oracle import run as run_oracle
 
     settings = _settings()
     if not settings.enable_oracle:
         console.print("[red]the oracle writer is disabled[/red]: set ENABLE_ORACLE=true")
         raise typer.Exit(2)
-    _run(lambda: _observed(settings, "oracle", run_oracle(settings), oracle_backlog))
+    _run(lambda: observed(settings, ProcessKind.ORACLE, run_oracle(settings), oracle_backlog))
 
 
 @worker_app.command("indexer")
 def worker_indexer() -> None:
     """Follow the token contracts' Transfer events into holdings and settlements (needs BESU_RPC_URL)."""
+    from compliance_shield.observability.process import observed_indexer
     from compliance_shield.workers.indexer import run as run_indexer
 
     settings = _settings()
     if not settings.besu_rpc_url:
         console.print("[red]the chain indexer needs BESU_RPC_URL[/red]")
         raise typer.Exit(2)
-    _run(lambda: _observed_indexer(settings, run_indexer(settings)))
-
-
-async def _observed(settings: Settings, kind: str, work: Awaitable[None], probe: Any = None) -> None:
-    """A worker with its operations port (/metrics, /health) and its backlog probe."""
-    from compliance_shield.bootstrap import connect, database_url
-    from compliance_shield.observability.process import ProcessKind, run_worker
-
-    url, _ = await asyncio.to_thread(database_url, settings)
-    await run_worker(settings, ProcessKind(kind), work, probe=probe, connect=lambda: connect(url, f"cs-{kind}-metrics"))
-
-
-async def _observed_indexer(settings: Settings, work: Awaitable[None]) -> None:
-    from compliance_shield.adapters.chain.client import ChainClient
-    from compliance_shield.observability.backlogs import indexer_lag
-
-    assert settings.besu_rpc_url is not None
-    client = ChainClient(settings.besu_rpc_url)
-    try:
-        chain_id = settings.chain_id or await client.chain_id()
-        await _observed(settings, "indexer", work, indexer_lag(client, chain_id))
-    finally:
-        await client.close()
+    _run(lambda: observed_indexer(settings, run_indexer(settings)))
 
 
 @worker_app.command("audit")
@@ -331,12 +311,13 @@ def worker_audit() -> None:
     """Walk the audit hash chain every AUDIT_VERIFY_INTERVAL_SECONDS and export the verdict as metrics."""
     from compliance_shield.bootstrap import connect, database_url
     from compliance_shield.observability.audit_watch import watch
+    from compliance_shield.observability.process import ProcessKind, observed
     from compliance_shield.workers.kafka import run_until_signalled
 
     settings = _settings()
     url, _ = database_url(settings)
     work = watch(lambda: connect(url, "compliance-shield-audit"), settings.audit_verify_interval_seconds)
-    _run(lambda: _observed(settings, "audit", run_until_signalled(work)))
+    _run(lambda: observed(settings, ProcessKind.AUDIT, run_until_signalled(work)))
 
 
 def _kafka_settings(worker: str) -> Settings:
@@ -351,21 +332,23 @@ def _kafka_settings(worker: str) -> Settings:
 def worker_relay() -> None:
     """Publish committed outbox events to Kafka topic compliance-events (needs KAFKA_BROKERS)."""
     from compliance_shield.observability.backlogs import outbox_backlog
+    from compliance_shield.observability.process import ProcessKind, observed
     from compliance_shield.workers.kafka import run_until_signalled
     from compliance_shield.workers.relay import run as run_relay
 
     settings = _kafka_settings("outbox relay")
-    _run(lambda: _observed(settings, "relay", run_until_signalled(run_relay(settings)), outbox_backlog))
+    _run(lambda: observed(settings, ProcessKind.RELAY, run_until_signalled(run_relay(settings)), outbox_backlog))
 
 
 @worker_app.command("consumer")
 def worker_consumer() -> None:
     """Decide transfer checks from compliance.transfer-requests into compliance.decisions (needs KAFKA_BROKERS)."""
+    from compliance_shield.observability.process import ProcessKind, observed
     from compliance_shield.workers.consumer import run as run_consumer
     from compliance_shield.workers.kafka import run_until_signalled
 
     settings = _kafka_settings("Kafka consumer")
-    _run(lambda: _observed(settings, "consumer", run_until_signalled(run_consumer(settings))))
+    _run(lambda: observed(settings, ProcessKind.CONSUMER, run_until_signalled(run_consumer(settings))))
 
 
 def main() -> None:  # pragma: no cover

@@ -103,3 +103,27 @@ async def run_worker(
                 with contextlib.suppress(asyncio.CancelledError):
                     await probing
             multiprocess.process_exited(directory)
+
+
+async def observed(settings: Settings, kind: ProcessKind, work: Awaitable[None], probe: Probe | None = None) -> None:
+    """``run_worker`` with the probe's connection to the service's database (embedded or not)."""
+    from compliance_shield.bootstrap import connect, database_url
+
+    url, _ = await asyncio.to_thread(database_url, settings)
+    await run_worker(
+        settings, kind, work, probe=probe, connect=lambda: connect(url, f"compliance-shield-{kind}-metrics")
+    )
+
+
+async def observed_indexer(settings: Settings, work: Awaitable[None]) -> None:
+    """The indexer's ``observed``: its probe asks the node for the head (CHAIN_ID, else the node's id)."""
+    from compliance_shield.adapters.chain.client import ChainClient
+    from compliance_shield.observability.backlogs import indexer_lag
+
+    assert settings.besu_rpc_url is not None
+    client = ChainClient(settings.besu_rpc_url)
+    try:
+        chain_id = settings.chain_id or await client.chain_id()
+        await observed(settings, ProcessKind.INDEXER, work, indexer_lag(client, chain_id))
+    finally:
+        await client.close()
