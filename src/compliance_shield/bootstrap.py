@@ -23,6 +23,7 @@ from compliance_shield.adapters.chain.certificates import CertificateSigner
 from compliance_shield.db import json_text, ledger_queries
 from compliance_shield.db.migrate import upgrade
 from compliance_shield.domain import encoding
+from compliance_shield.observability.database import observe_queries, sample_database
 from compliance_shield.providers import Providers, build_providers
 from compliance_shield.reference_data import load_country_lists
 from compliance_shield.services.certificates import CertificateService
@@ -70,6 +71,7 @@ def database_url(settings: Settings) -> tuple[str, bool]:
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
+    observe_queries(conn)
     for kind in ("jsonb", "json"):
         await conn.set_type_codec(
             kind,
@@ -221,4 +223,6 @@ async def build_container(
         lists=ListService(pool, screening, snapshot),
     )
     container._tasks.append(asyncio.create_task(_maintenance(container), name="maintenance"))
+    sampling = sample_database(pool, settings.long_query_seconds)
+    container._tasks.append(asyncio.create_task(sampling, name="database-metrics"))
     return container

@@ -101,6 +101,11 @@ def dumps_text(value: Any, *, sort_keys: bool = False) -> str:
     return dumps(value, sort_keys=sort_keys).decode()
 
 
+def dumps_readable(value: Any) -> str:
+    """JSON for people and diffs (files kept in the repository): indented by two, a final newline."""
+    return orjson.dumps(value, default=_default, option=_OPTIONS | orjson.OPT_INDENT_2).decode() + "\n"
+
+
 def loads(data: bytes | bytearray | str) -> Any:
     """Parse JSON with integers kept exact at any size. Raises :class:`InvalidJSON`."""
     try:
