@@ -78,6 +78,14 @@ CACHE_HIT_RATIO = Gauge(
 CACHE_ERRORS = Counter(
     "compliance_cache_errors_total", "Redis cache operations that failed (treated as misses)", ["op"]
 )
+# -- Redis as an optional accelerator: its breaker (issue 18) --------------------------------------
+REDIS_BREAKER_STATE = Gauge(
+    "compliance_redis_circuit_state", "Circuit breaker in front of Redis: 0 closed, 1 half-open, 2 open", ["client"]
+)
+REDIS_BREAKER_OPENED = Counter("compliance_redis_circuit_opened_total", "Times the Redis breaker opened", ["client"])
+REDIS_REFUSED = Counter(
+    "compliance_redis_refused_total", "Redis operations not tried because its breaker was open", ["op"]
+)
 KYT_PENDING = Gauge("compliance_kyt_pending", "KYT withdrawal attempts registered and not yet processed")
 WEBHOOKS = Counter(
     "compliance_webhooks_total", "Provider webhooks received by provider and result", ["provider", "result"]

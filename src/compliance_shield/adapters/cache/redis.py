@@ -3,12 +3,23 @@
 Redis is an optimisation, never a dependency of a decision: every operation that fails is
 logged, counted and answered as a miss (or ignored, for writes), so a Redis outage costs
 provider calls, not availability.
+
+A Redis that is *hung* (stopped, overloaded, a network partition that drops packets) fails no
+faster than a deadline, so two things bound what it costs a check:
+
+* a tight **deadline** per operation (REDIS_DEADLINE_MS, a few milliseconds: a healthy Redis on
+  the same network answers in well under one);
+* a **circuit breaker** (``redis``): after REDIS_BREAKER_FAILURES consecutive failures it opens
+  and every operation is refused at once (a miss, counted in ``compliance_redis_refused_total``)
+  for REDIS_BREAKER_RESET_SECONDS; then one probe operation goes through, and its success closes
+  it. Decisions carry on from the in-process tier and the providers meanwhile.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -16,8 +27,14 @@ import redis.asyncio as aioredis
 import structlog
 from redis.exceptions import RedisError
 
+from compliance_shield.adapters.resilience import CircuitBreaker
 from compliance_shield.domain import encoding
-from compliance_shield.observability.metrics import CACHE_ERRORS
+from compliance_shield.observability.metrics import (
+    CACHE_ERRORS,
+    REDIS_BREAKER_OPENED,
+    REDIS_BREAKER_STATE,
+    REDIS_REFUSED,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -27,12 +44,40 @@ INVALIDATION_CHANNEL = "cs:cache:invalidate"
 _FAILURES = (RedisError, OSError, TimeoutError)
 
 
+def redis_breaker(
+    failures: int = 3, reset_after: float = 5.0, clock: Callable[[], float] = time.monotonic
+) -> CircuitBreaker:
+    """The breaker in front of Redis (its own metrics: ``compliance_redis_circuit_*{client="cache"}``)."""
+    return CircuitBreaker(
+        "cache",
+        failure_threshold=failures,
+        reset_after=reset_after,
+        clock=clock,
+        state_gauge=REDIS_BREAKER_STATE,
+        opened_counter=REDIS_BREAKER_OPENED,
+    )
+
+
 class RedisCache:
-    def __init__(self, client: aioredis.Redis, *, prefix: str = "cs:", op_timeout: float = 0.25) -> None:
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        *,
+        prefix: str = "cs:",
+        op_timeout: float = 0.005,
+        breaker: CircuitBreaker | None = None,
+    ) -> None:
+        """``op_timeout``: the deadline of one operation, in seconds."""
         self._client = client
         self._prefix = prefix
         self._timeout = op_timeout
+        self.breaker = breaker or redis_breaker()
         self._listener: asyncio.Task[None] | None = None
+
+    @property
+    def available(self) -> bool:
+        """Whether operations are tried now (the breaker is not open)."""
+        return not self.breaker.open
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> RedisCache:
@@ -40,12 +85,18 @@ class RedisCache:
         return cls(client, **kwargs)
 
     async def get(self, key: str) -> Any | None:
+        if not self._claim("get"):
+            return None
         try:
             async with asyncio.timeout(self._timeout):
                 raw = await self._client.get(self._prefix + key)
         except _FAILURES as exc:
             self._failed("get", exc)
             return None
+        except asyncio.CancelledError:
+            self.breaker.release()
+            raise
+        self.breaker.record_success()
         if raw is None:
             return None
         try:
@@ -55,27 +106,39 @@ class RedisCache:
             return None
 
     async def set(self, key: str, value: Any, ttl: float) -> None:
+        if not self._claim("set"):
+            return
         try:
             async with asyncio.timeout(self._timeout):
                 await self._client.set(self._prefix + key, encoding.dumps(value), px=max(1, int(ttl * 1000)))
         except _FAILURES as exc:
             self._failed("set", exc)
+            return
+        except asyncio.CancelledError:
+            self.breaker.release()
+            raise
+        self.breaker.record_success()
 
     async def delete(self, key: str) -> None:
-        """Delete ``key`` and tell every process to drop it from its in-process cache."""
+        """Delete ``key`` and tell every process to drop it from its in-process cache.
+
+        Not refused by an open breaker, and given a longer deadline: a lost invalidation leaves
+        other processes a stale copy for up to CACHE_LOCAL_TTL_SECONDS, and deletes are rare
+        (a webhook, an override), never on the check path.
+        """
         try:
-            async with asyncio.timeout(self._timeout):
+            async with asyncio.timeout(max(self._timeout, 0.25)):
                 await self._client.delete(self._prefix + key)
                 await self._client.publish(self._prefix + INVALIDATION_CHANNEL, key)
         except _FAILURES as exc:
-            self._failed("delete", exc)
+            self._failed("delete", exc, count=False)
 
     async def ping(self) -> bool:
         try:
-            async with asyncio.timeout(self._timeout):
+            async with asyncio.timeout(max(self._timeout, 0.25)):
                 return bool(await self._client.ping())
         except _FAILURES as exc:
-            self._failed("ping", exc)
+            self._failed("ping", exc, count=False)
             return False
 
     def listen(self, on_invalidate: Callable[[str], None]) -> None:
@@ -94,7 +157,7 @@ class RedisCache:
                             data = message["data"]
                             on_invalidate(data.decode() if isinstance(data, bytes) else str(data))
             except _FAILURES as exc:
-                self._failed("subscribe", exc)
+                self._failed("subscribe", exc, count=False)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
@@ -105,7 +168,15 @@ class RedisCache:
                 await self._listener
         await self._client.aclose()
 
-    @staticmethod
-    def _failed(op: str, exc: BaseException) -> None:
+    def _claim(self, op: str) -> bool:
+        if self.breaker.allow():
+            return True
+        REDIS_REFUSED.labels(op).inc()
+        return False
+
+    def _failed(self, op: str, exc: BaseException, *, count: bool = True) -> None:
+        """Count and log a failure; ``count``: it is a verdict on Redis for the breaker."""
         CACHE_ERRORS.labels(op).inc()
-        log.warning("cache.redis_failed", op=op, error=repr(exc))
+        if count and op != "decode":
+            self.breaker.record_failure()
+        log.warning("cache.redis_failed", op=op, error=repr(exc) or type(exc).__name__)
