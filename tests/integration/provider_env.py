@@ -50,8 +50,7 @@ async def build_env(database_url: str, redis_url: str, vendors: Vendors, **overr
         provider_retries=1,
         provider_breaker_failures=50,
         # these tests are about the providers: a loaded test machine must not trip the Redis breaker
-        redis_deadline_ms=250,
-        **overrides,
+        **{"redis_deadline_ms": 250, **overrides},
     )
     http = httpx.AsyncClient(transport=vendors.transport())
     container = await build_container(settings, url=database_url, migrate=False, provider_http=http)
