@@ -81,8 +81,8 @@ async def build_providers(
         else None
     )
     if shared is not None:
-        # opens the first connection now, under a longer deadline than a cache operation has
-        await shared.ping()
+        # opens the first connections now, under a longer deadline than a cache operation has
+        await shared.open_connections()
     cache = TieredCache(
         LocalCache(settings.cache_local_max_entries), shared, local_ttl=settings.cache_local_ttl_seconds
     )

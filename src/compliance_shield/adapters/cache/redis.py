@@ -9,10 +9,16 @@ faster than a deadline, so two things bound what it costs a check:
 
 * a tight **deadline** per operation (REDIS_DEADLINE_MS, a few milliseconds: a healthy Redis on
   the same network answers in well under one);
-* a **circuit breaker** (``redis``): after REDIS_BREAKER_FAILURES consecutive failures it opens
-  and every operation is refused at once (a miss, counted in ``compliance_redis_refused_total``)
-  for REDIS_BREAKER_RESET_SECONDS; then one probe operation goes through, and its success closes
-  it. Decisions carry on from the in-process tier and the providers meanwhile.
+* a **circuit breaker** (``compliance_redis_circuit_state{client="cache"}``): after
+  REDIS_BREAKER_FAILURES consecutive failures it opens and every operation is refused at once (a
+  miss, counted in ``compliance_redis_refused_total``) for REDIS_BREAKER_RESET_SECONDS; then a
+  PING in the background, under a generous deadline, probes Redis — no check waits for the probe
+  — and its success closes the breaker. Decisions carry on from the in-process tier and the
+  providers meanwhile.
+
+A timed-out command leaves its connection in an unknown state, so redis-py drops it, and the
+next command opens a new one within the deadline; ``open_connections`` opens a few at start-up,
+under the generous deadline, so that the first burst of checks does not pay for them.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ import redis.asyncio as aioredis
 import structlog
 from redis.exceptions import RedisError
 
-from compliance_shield.adapters.resilience import CircuitBreaker
+from compliance_shield.adapters.resilience import BreakerState, CircuitBreaker
 from compliance_shield.domain import encoding
 from compliance_shield.observability.metrics import (
     CACHE_ERRORS,
@@ -42,6 +48,9 @@ log = structlog.get_logger(__name__)
 INVALIDATION_CHANNEL = "cs:cache:invalidate"
 
 _FAILURES = (RedisError, OSError, TimeoutError)
+
+#: the deadline of the background probe and of the start-up connections (not on the check path)
+PROBE_TIMEOUT = 0.5
 
 
 def redis_breaker(
@@ -73,6 +82,7 @@ class RedisCache:
         self._timeout = op_timeout
         self.breaker = breaker or redis_breaker()
         self._listener: asyncio.Task[None] | None = None
+        self._probe: asyncio.Task[None] | None = None
 
     @property
     def available(self) -> bool:
@@ -134,12 +144,18 @@ class RedisCache:
             self._failed("delete", exc, count=False)
 
     async def ping(self) -> bool:
+        """Whether Redis answers a PING within the probe deadline (readiness; not a verdict for the breaker)."""
         try:
-            async with asyncio.timeout(max(self._timeout, 0.25)):
+            async with asyncio.timeout(PROBE_TIMEOUT):
                 return bool(await self._client.ping())
         except _FAILURES as exc:
             self._failed("ping", exc, count=False)
             return False
+
+    async def open_connections(self, count: int = 8) -> bool:
+        """Open ``count`` pooled connections now (concurrent PINGs), so that checks find them open."""
+        answers = await asyncio.gather(*(self.ping() for _ in range(count)))
+        return all(answers)
 
     def listen(self, on_invalidate: Callable[[str], None]) -> None:
         """Start a task that calls ``on_invalidate(key)`` for every invalidation message."""
@@ -162,6 +178,10 @@ class RedisCache:
                 delay = min(delay * 2, 5.0)
 
     async def close(self) -> None:
+        if self._probe is not None:
+            self._probe.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._probe
         if self._listener is not None:
             self._listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -169,10 +189,26 @@ class RedisCache:
         await self._client.aclose()
 
     def _claim(self, op: str) -> bool:
-        if self.breaker.allow():
+        """Whether ``op`` may go to Redis now; while the breaker is not closed it is refused, and
+        once its reset time has passed a background probe is started instead."""
+        if self.breaker.state is BreakerState.CLOSED:
             return True
+        if self.breaker.allow():  # the probe slot: the probe runs in the background, not in this check
+            self._probe = asyncio.create_task(self._run_probe(), name="redis-cache-probe")
         REDIS_REFUSED.labels(op).inc()
         return False
+
+    async def _run_probe(self) -> None:
+        try:
+            async with asyncio.timeout(PROBE_TIMEOUT):
+                await self._client.ping()
+        except _FAILURES as exc:
+            self._failed("probe", exc)
+            return
+        except asyncio.CancelledError:
+            self.breaker.release()
+            raise
+        self.breaker.record_success()
 
     def _failed(self, op: str, exc: BaseException, *, count: bool = True) -> None:
         """Count and log a failure; ``count``: it is a verdict on Redis for the breaker."""
