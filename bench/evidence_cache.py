@@ -66,6 +66,7 @@ from compliance_shield.adapters.resilience import BreakerState, CircuitBreaker, 
 from compliance_shield.domain.facts import InvestorFacts, TokenFacts, WalletFacts
 from compliance_shield.domain.policy import compile_policy
 from compliance_shield.domain.values import BlockchainType, KycStatus, TransferType
+from compliance_shield.observability.logging import configure_logging
 from compliance_shield.reference_data import load_country_lists
 from compliance_shield.services.evidence import ProviderEvidence
 from compliance_shield.services.gather import CheckRequest
@@ -444,11 +445,14 @@ def main() -> None:
     parser.add_argument("--redis-deadline-ms", type=float, default=5.0, help="REDIS_DEADLINE_MS")
     parser.add_argument("--seed", type=int, default=18)
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument("--log-level", default="error", help="of the service's own log lines")
     parser.add_argument("--serve-vendors", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_vendors:
         uvicorn.run(vendor_app(args.vendor_ms / 1000), host=HOST, port=args.serve_vendors, log_level="warning")
         return
+    # the breaker's and Redis's warnings would drown the tables: only errors are logged
+    configure_logging(args.log_level.upper())
     kinds, phases, setup = asyncio.run(run(args))
     if args.json:
         print(json.dumps({"setup": setup, "kinds": [asdict(k) for k in kinds], "phases": [asdict(p) for p in phases]}))

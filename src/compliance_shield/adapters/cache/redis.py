@@ -16,6 +16,10 @@ faster than a deadline, so two things bound what it costs a check:
   — and its success closes the breaker. Decisions carry on from the in-process tier and the
   providers meanwhile.
 
+Failures count towards the breaker once per deadline: when the event loop itself stalls (a long
+GC pause, a CPU-starved host), every operation in flight times out at the same moment — one
+event, not a Redis outage — whereas a hung Redis goes on failing operation after operation.
+
 A timed-out command leaves its connection in an unknown state, so redis-py drops it, and the
 next command opens a new one within the deadline; ``open_connections`` opens a few at start-up,
 under the generous deadline, so that the first burst of checks does not pay for them.
@@ -83,6 +87,8 @@ class RedisCache:
         self.breaker = breaker or redis_breaker()
         self._listener: asyncio.Task[None] | None = None
         self._probe: asyncio.Task[None] | None = None
+        #: loop time of the last failure counted towards the breaker
+        self._counted_at = -1.0
 
     @property
     def available(self) -> bool:
@@ -213,6 +219,8 @@ class RedisCache:
     def _failed(self, op: str, exc: BaseException, *, count: bool = True) -> None:
         """Count and log a failure; ``count``: it is a verdict on Redis for the breaker."""
         CACHE_ERRORS.labels(op).inc()
-        if count and op != "decode":
+        now = asyncio.get_running_loop().time()
+        if count and op != "decode" and now - self._counted_at >= self._timeout:
+            self._counted_at = now
             self.breaker.record_failure()
         log.warning("cache.redis_failed", op=op, error=repr(exc) or type(exc).__name__)
