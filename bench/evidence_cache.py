@@ -33,6 +33,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import os
 import random
 import shutil
 import signal
@@ -426,6 +427,8 @@ async def run(args: argparse.Namespace) -> tuple[list[KindRate], list[PhaseResul
         "redis_deadline_ms": args.redis_deadline_ms,
         "concurrency": args.concurrency,
         "seconds": args.seconds,
+        # the other work on the host: the latencies here are the host's as much as the code's
+        "load_average_1m": round(os.getloadavg()[0], 2),
         "breaker_closed_at_end": all(
             p.cache.shared is None or p.cache.shared.breaker.state is not BreakerState.OPEN for p in processes
         ),
@@ -468,7 +471,10 @@ def main() -> None:
         )  # fmt: skip
     table.add_row("kyc (registry)", "—", "snapshot", "—", "—", "—", "no look-up")
     console.print(table)
-    table = Table(title="evidence step per check (the part of a check that touches Redis and the providers)")
+    table = Table(
+        title="evidence step per check (the part of a check that touches Redis and the providers), "
+        f"host load average {setup['load_average_1m']}"
+    )
     for column in ("phase", "checks", "p50 ms", "p99 ms", "max ms", "breaker", "redis errors", "refused", "calls"):
         table.add_column(column, justify="left" if column in ("phase", "breaker") else "right")
     for r in phases:

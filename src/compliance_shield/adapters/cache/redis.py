@@ -16,7 +16,7 @@ faster than a deadline, so two things bound what it costs a check:
   — and its success closes the breaker. Decisions carry on from the in-process tier and the
   providers meanwhile.
 
-Failures count towards the breaker once per deadline: when the event loop itself stalls (a long
+Failures count towards the breaker at most once per half deadline: when the event loop itself stalls (a long
 GC pause, a CPU-starved host), every operation in flight times out at the same moment — one
 event, not a Redis outage — whereas a hung Redis goes on failing operation after operation.
 
@@ -220,7 +220,7 @@ class RedisCache:
         """Count and log a failure; ``count``: it is a verdict on Redis for the breaker."""
         CACHE_ERRORS.labels(op).inc()
         now = asyncio.get_running_loop().time()
-        if count and op != "decode" and now - self._counted_at >= self._timeout:
+        if count and op != "decode" and now - self._counted_at >= self._timeout / 2:
             self._counted_at = now
             self.breaker.record_failure()
         log.warning("cache.redis_failed", op=op, error=repr(exc) or type(exc).__name__)
