@@ -219,8 +219,11 @@ class RedisCache:
     def _failed(self, op: str, exc: BaseException, *, count: bool = True) -> None:
         """Count and log a failure; ``count``: it is a verdict on Redis for the breaker."""
         CACHE_ERRORS.labels(op).inc()
-        now = asyncio.get_running_loop().time()
-        if count and op != "decode" and now - self._counted_at >= self._timeout / 2:
-            self._counted_at = now
-            self.breaker.record_failure()
         log.warning("cache.redis_failed", op=op, error=repr(exc) or type(exc).__name__)
+        if not count or op == "decode":
+            return
+        now = asyncio.get_running_loop().time()
+        if isinstance(exc, TimeoutError) and now - self._counted_at < self._timeout / 2:
+            return  # the same stall as the timeout just counted
+        self._counted_at = now
+        self.breaker.record_failure()
