@@ -75,6 +75,8 @@ class Override:
 
 @dataclass(frozen=True, slots=True)
 class ProviderEventRecord:
+    """One provider event as received; ``outcome``: ``applied`` (it set the status) or ``stale``."""
+
     provider: str
     event_id: str
     event_name: str
@@ -91,9 +93,12 @@ class KycState:
     investor_id: UUID
     kyc_status: KycStatus
     kyc_expires_at: datetime | None
+    #: where the status in force came from: a provider (``ballerine``), ``officer``, or none
     kyc_provider: str | None
     kyc_provider_ref: str | None
+    #: the time of the answer in force (a provider event's timestamp, a pull, an override)
     kyc_checked_at: datetime | None
+    #: the latest provider events, newest first, applied or not
     events: tuple[ProviderEventRecord, ...]
 
 

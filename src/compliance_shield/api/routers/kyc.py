@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
@@ -39,56 +38,21 @@ class KycOverrideIn(BaseModel):
     expires_at: AwareDatetime | None = None
 
 
-class ProviderEventOut(BaseModel):
-    provider: str
-    event_id: str
-    event_name: str
-    kyc_status: KycStatus
-    occurred_at: datetime
-    received_at: datetime
-    #: ``applied`` (it set the status) or ``stale`` (older than the answer in force)
-    outcome: str
+@router.get("/{investor_id}/kyc", response_model=KycState, summary="KYC status in force and provider events")
+async def kyc_state(investor_id: UUID, _: Principal = Depends(READ), c: Container = Depends(container)) -> KycState:
+    """The status in force, where it came from (a provider, ``officer`` or none), the time of
+    its answer, and the latest provider events (newest first, at most 50) with their outcome."""
+    return await c.kyc.state(investor_id)
 
 
-class KycStateOut(BaseModel):
-    investor_id: UUID
-    kyc_status: KycStatus
-    kyc_expires_at: datetime | None
-    #: where the status in force came from: a provider (``ballerine``), ``officer``, or none
-    kyc_provider: str | None
-    kyc_provider_ref: str | None
-    #: the time of the answer in force (a provider event's timestamp, a pull, an override)
-    kyc_checked_at: datetime | None
-    #: the latest provider events (newest first, at most 50), applied or not
-    events: list[ProviderEventOut]
-
-
-def _out(state: KycState) -> KycStateOut:
-    return KycStateOut(
-        investor_id=state.investor_id,
-        kyc_status=state.kyc_status,
-        kyc_expires_at=state.kyc_expires_at,
-        kyc_provider=state.kyc_provider,
-        kyc_provider_ref=state.kyc_provider_ref,
-        kyc_checked_at=state.kyc_checked_at,
-        events=[ProviderEventOut.model_validate(e, from_attributes=True) for e in state.events],
-    )
-
-
-@router.get("/{investor_id}/kyc", response_model=KycStateOut, summary="KYC status in force and provider events")
-async def kyc_state(investor_id: UUID, _: Principal = Depends(READ), c: Container = Depends(container)) -> KycStateOut:
-    return _out(await c.kyc.state(investor_id))
-
-
-@router.post("/{investor_id}/kyc/override", response_model=KycStateOut, summary="Set the KYC status (officer)")
+@router.post("/{investor_id}/kyc/override", response_model=KycState, summary="Set the KYC status (officer)")
 async def kyc_override(
     investor_id: UUID, body: KycOverrideIn, p: Principal = Depends(WRITE), c: Container = Depends(container)
-) -> KycStateOut:
+) -> KycState:
     """Set the investor's KYC status with a reason, recorded in the audit trail.
 
     The officer becomes the source of the status: the KYC provider is not asked on the check
     path any more, and only a provider event dated after the override replaces it. This is also
     how a status that a mis-dated event set is corrected.
     """
-    state = await c.kyc.override(investor_id, body.status, body.reason, p.sub, expires_at=body.expires_at)
-    return _out(state)
+    return await c.kyc.override(investor_id, body.status, body.reason, p.sub, expires_at=body.expires_at)
