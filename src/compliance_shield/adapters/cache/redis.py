@@ -8,7 +8,9 @@ A Redis that is *hung* (stopped, overloaded, a network partition that drops pack
 faster than a deadline, so two things bound what it costs a check:
 
 * a tight **deadline** per operation (REDIS_DEADLINE_MS, a few milliseconds: a healthy Redis on
-  the same network answers in well under one);
+  the same network answers in well under one), to which the event loop's own recent lateness is
+  added (``LoopLag``): a busy loop delays reading a reply that has arrived, which says nothing
+  about Redis;
 * a **circuit breaker** (``compliance_redis_circuit_state{client="cache"}``): after
   REDIS_BREAKER_FAILURES consecutive failures it opens and every operation is refused at once (a
   miss, counted in ``compliance_redis_refused_total``) for REDIS_BREAKER_RESET_SECONDS; then a
@@ -37,6 +39,7 @@ import redis.asyncio as aioredis
 import structlog
 from redis.exceptions import RedisError
 
+from compliance_shield.adapters.cache.loop_lag import LoopLag
 from compliance_shield.adapters.resilience import BreakerState, CircuitBreaker
 from compliance_shield.domain import encoding
 from compliance_shield.observability.metrics import (
@@ -89,6 +92,11 @@ class RedisCache:
         self._probe: asyncio.Task[None] | None = None
         #: loop time of the last failure counted towards the breaker
         self._counted_at = -1.0
+        self.lag = LoopLag()
+
+    @property
+    def _deadline(self) -> float:
+        return self._timeout + self.lag.current
 
     @property
     def available(self) -> bool:
@@ -104,7 +112,7 @@ class RedisCache:
         if not self._claim("get"):
             return None
         try:
-            async with asyncio.timeout(self._timeout):
+            async with asyncio.timeout(self._deadline):
                 raw = await self._client.get(self._prefix + key)
         except _FAILURES as exc:
             self._failed("get", exc)
@@ -125,7 +133,7 @@ class RedisCache:
         if not self._claim("set"):
             return
         try:
-            async with asyncio.timeout(self._timeout):
+            async with asyncio.timeout(self._deadline):
                 await self._client.set(self._prefix + key, encoding.dumps(value), px=max(1, int(ttl * 1000)))
         except _FAILURES as exc:
             self._failed("set", exc)
@@ -164,7 +172,9 @@ class RedisCache:
         return all(answers)
 
     def listen(self, on_invalidate: Callable[[str], None]) -> None:
-        """Start a task that calls ``on_invalidate(key)`` for every invalidation message."""
+        """Start a task that calls ``on_invalidate(key)`` for every invalidation message (and the
+        event-loop lag sampler the deadlines use)."""
+        self.lag.start()
         self._listener = asyncio.create_task(self._listen(on_invalidate), name="redis-cache-invalidations")
 
     async def _listen(self, on_invalidate: Callable[[str], None]) -> None:
@@ -184,6 +194,7 @@ class RedisCache:
                 delay = min(delay * 2, 5.0)
 
     async def close(self) -> None:
+        await self.lag.close()
         if self._probe is not None:
             self._probe.cancel()
             with contextlib.suppress(asyncio.CancelledError):
