@@ -32,7 +32,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -109,18 +109,7 @@ class RedisCache:
         return cls(client, **kwargs)
 
     async def get(self, key: str) -> Any | None:
-        if not self._claim("get"):
-            return None
-        try:
-            async with asyncio.timeout(self._deadline):
-                raw = await self._client.get(self._prefix + key)
-        except _FAILURES as exc:
-            self._failed("get", exc)
-            return None
-        except asyncio.CancelledError:
-            self.breaker.release()
-            raise
-        self.breaker.record_success()
+        raw = await self._attempt("get", lambda: self._client.get(self._prefix + key))
         if raw is None:
             return None
         try:
@@ -130,18 +119,25 @@ class RedisCache:
             return None
 
     async def set(self, key: str, value: Any, ttl: float) -> None:
-        if not self._claim("set"):
-            return
+        await self._attempt(
+            "set", lambda: self._client.set(self._prefix + key, encoding.dumps(value), px=max(1, int(ttl * 1000)))
+        )
+
+    async def _attempt(self, op: str, command: Callable[[], Awaitable[Any]]) -> Any | None:
+        """``command``'s answer, or None when the breaker refuses it or it fails (counted, logged)."""
+        if not self._claim(op):
+            return None
         try:
             async with asyncio.timeout(self._deadline):
-                await self._client.set(self._prefix + key, encoding.dumps(value), px=max(1, int(ttl * 1000)))
+                answer = await command()
         except _FAILURES as exc:
-            self._failed("set", exc)
-            return
+            self._failed(op, exc)
+            return None
         except asyncio.CancelledError:
             self.breaker.release()
             raise
         self.breaker.record_success()
+        return answer
 
     async def delete(self, key: str) -> None:
         """Delete ``key`` and tell every process to drop it from its in-process cache.
