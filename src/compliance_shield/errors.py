@@ -4,7 +4,8 @@
     │                                                    ``details.error_id`` is on the log line
     ├── ValidationFailed (422 VALIDATION_FAILED)        a field of a request is invalid
     │   ├── PolicyInvalid (422 POLICY_INVALID)           a policy document is invalid
-    │   └── ListInvalid (422 LIST_INVALID)               a sanctions list file is malformed
+    │   ├── ListInvalid (422 LIST_INVALID)               a sanctions list file is malformed
+    │   └── EventTimeOutOfRange (422 EVENT_TIME_OUT_OF_RANGE)  a provider event dated too far ahead or back
     ├── NotAuthenticated (401 NOT_AUTHENTICATED)         missing/invalid/expired bearer token
     ├── Forbidden (403 FORBIDDEN)                        the token lacks the role
     ├── NotFound (404 NOT_FOUND)                         an entity does not exist
@@ -80,6 +81,12 @@ class ListInvalid(ValidationFailed):
         summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
         super().__init__(f"invalid list file: {summary}", details=errors)
         self.errors = errors
+
+
+class EventTimeOutOfRange(ValidationFailed):
+    """A provider event dated beyond the allowed clock skew into the future, or older than the horizon."""
+
+    code = "EVENT_TIME_OUT_OF_RANGE"
 
 
 class NotAuthenticated(ComplianceShieldError):

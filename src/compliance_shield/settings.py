@@ -49,6 +49,11 @@ class Settings(BaseSettings):
 
     redis_url: str | None = None
     redis_ttl_kyc: int = Field(default=86400, ge=1)
+    #: Redis is an optional accelerator: the deadline of one cache operation, and the breaker
+    #: in front of it (consecutive failures that open it, seconds it stays open)
+    redis_deadline_ms: float = Field(default=5.0, gt=0, le=1000)
+    redis_breaker_failures: int = Field(default=3, ge=1, le=1000)
+    redis_breaker_reset_seconds: float = Field(default=5.0, gt=0, le=3600)
     #: comma-separated ``host:port`` list; unset or empty → no Kafka (events stay in the outbox and /v1/events)
     kafka_brokers: str | None = Field(default=None, pattern=r"^([^\s,]+:\d{1,5}(,[^\s,]+:\d{1,5})*)?$")
     #: partitions of a topic the workers create because it is missing (production topics are provisioned)
@@ -108,6 +113,10 @@ class Settings(BaseSettings):
     chainalysis_kyt_network: str = "Ethereum"
     chainalysis_kyt_asset: str = "ETH"
     kyt_poll_seconds: float = Field(default=5.0, gt=0, le=3600)
+    #: provider events (webhooks) dated more than this after their arrival are refused (a wrong clock)
+    provider_event_max_skew_seconds: float = Field(default=300.0, ge=0, le=86400)
+    #: provider events older than this are refused, even when nothing newer was applied
+    provider_event_horizon_days: float = Field(default=30.0, gt=0, le=3650)
     #: Marble decisions (enabled by MARBLE_API_KEY and MARBLE_SCENARIO_ID)
     marble_base_url: str = Field(default="https://api.checkmarble.com", pattern=r"^https?://")
     marble_scenario_id: str | None = None

@@ -91,6 +91,17 @@ CACHE_HIT_RATIO = Gauge(
 CACHE_ERRORS = Counter(
     "compliance_cache_errors_total", "Redis cache operations that failed (treated as misses)", ["op"]
 )
+# -- Redis as an optional accelerator: its breaker ------------------------------------------------
+REDIS_BREAKER_STATE = Gauge(
+    "compliance_redis_circuit_state",
+    "Circuit breaker in front of Redis: 0 closed, 1 half-open, 2 open",
+    ["client"],
+    multiprocess_mode="max",
+)
+REDIS_BREAKER_OPENED = Counter("compliance_redis_circuit_opened_total", "Times the Redis breaker opened", ["client"])
+REDIS_REFUSED = Counter(
+    "compliance_redis_refused_total", "Redis operations not tried because its breaker was open", ["op"]
+)
 KYT_PENDING = Gauge(
     "compliance_kyt_pending", "KYT withdrawal attempts registered and not yet processed", multiprocess_mode="max"
 )

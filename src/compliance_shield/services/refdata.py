@@ -17,7 +17,6 @@ from pydantic import BaseModel
 
 from compliance_shield.db import Conn, audit, ledger_queries
 from compliance_shield.db import refdata as repo
-from compliance_shield.domain.values import KycStatus
 from compliance_shield.errors import Conflict, NotFound, ValidationFailed
 from compliance_shield.services.inputs import (
     HoldingPut,
@@ -142,40 +141,6 @@ class ReferenceDataService:
                 except ValueError:
                     return None
         return found if isinstance(found, UUID) else None
-
-    async def apply_kyc_answer(
-        self,
-        investor_id: UUID,
-        status: KycStatus,
-        *,
-        provider: str,
-        provider_ref: str | None,
-        checked_at: datetime,
-        actor: str,
-        evidence: dict[str, Any],
-    ) -> bool:
-        """Record a KYC provider's answer unless a newer one was already applied.
-
-        Returns False (and changes nothing) for an answer older than the investor's
-        ``kyc_checked_at``: webhooks delivered out of order or replayed cannot roll a status back.
-        """
-        async with self._write() as conn:
-            row = await conn.fetchrow(
-                """UPDATE investors
-                      SET kyc_status = $2, kyc_provider = $3,
-                          kyc_provider_ref = COALESCE($4, kyc_provider_ref), kyc_checked_at = $5,
-                          updated_at = now(), version = version + 1
-                    WHERE id = $1 AND (kyc_checked_at IS NULL OR kyc_checked_at < $5)
-                RETURNING kyc_status""",
-                investor_id, status.value, provider, provider_ref, checked_at,
-            )  # fmt: skip
-            if row is None:
-                return False
-            payload = {"kyc_status": status.value, "kyc_provider": provider, "kyc_provider_ref": provider_ref,
-                       "kyc_checked_at": checked_at.isoformat(), **evidence}  # fmt: skip
-            await self._audit(conn, actor, "investor.kyc_updated", "investor", str(investor_id), payload)
-        await self._refresh("investors", str(investor_id))
-        return True
 
     # -- wallets -----------------------------------------------------------------------------
 
