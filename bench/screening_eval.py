@@ -450,7 +450,7 @@ def positives(lists: Sequence[ParsedList], count: int, rng: random.Random) -> li
             query = generate(item, rng, given_names) if kind == "added_middle" else generate(item, rng)
             if query is None or not query.strip():
                 continue
-            if kind != "case_punctuation" and _normal(query) == _normal(item.name):
+            if kind not in ("case_punctuation", "reordered") and _normal(query) == _normal(item.name):
                 continue
             cases.append(Case(query.strip(), kind, item.source, item.uid, item.name))
             made += 1

@@ -57,6 +57,10 @@ class _Name:
 
 #: how much reaching a name through each kind of key says (exact beats a phonetic or typo key)
 KEY_QUALITY = {"t": 1.0, "p": 0.8, "d": 0.7}
+#: a piece of a part that may be two parts written together
+SPLIT_QUALITY = 0.6
+MIN_SPLIT = 7
+MIN_PIECE = 3
 
 
 def _keys(token: str) -> list[str]:
@@ -95,14 +99,34 @@ class NameIndex:
                 self._df[token] = self._df.get(token, 0) + 1
         self._names: list[_Name] = []
         self._postings: dict[str, list[int]] = {}
+        self._totals: list[float] = []
+        self._exact: dict[tuple[str, ...], list[int]] = {}
         for number, text, parts in raw:
             name_id = len(self._names)
-            self._names.append(_Name(number, text, parts, tuple(self.weight(t) for t in parts)))
+            name_weights = tuple(self.weight(t) for t in parts)
+            self._names.append(_Name(number, text, parts, name_weights))
+            self._totals.append(sum(name_weights))
+            self._exact.setdefault(tuple(sorted(parts)), []).append(name_id)
             for key in {k for t in parts for k in _keys(t)}:
                 self._postings.setdefault(key, []).append(name_id)
 
     def __len__(self) -> int:
         return len(self._names)
+
+    def _query_keys(self, token: str) -> list[tuple[str, float]]:
+        """The blocking keys of a query part with how much reaching a name through each says.
+
+        A long part that is no listed part may be two parts written together (a dropped space):
+        its pieces at every split, with and without one letter where the space was, are keys too.
+        """
+        keys = [(key, KEY_QUALITY[key[0]]) for key in _keys(token)]
+        if len(token) >= MIN_SPLIT and "t" + token not in self._postings:
+            for i in range(MIN_PIECE, len(token) - MIN_PIECE + 1):
+                for left, right in ((token[:i], token[i:]), (token[:i], token[i + 1 :])):
+                    for piece in (left, right):
+                        if len(piece) >= MIN_PIECE and piece not in LOW_WEIGHT_TOKENS:
+                            keys.append(("t" + piece, SPLIT_QUALITY))
+        return keys
 
     def weight(self, token: str) -> float:
         """How much a token counts in an alignment: particles and common names count less."""
@@ -126,19 +150,26 @@ class NameIndex:
         reach: dict[int, float] = {}
         for token, weight in zip(parts, weights, strict=True):
             hits: dict[int, float] = {}
-            for key in _keys(token):
+            for key, quality in self._query_keys(token):
                 posting = self._postings.get(key)
                 if posting:
-                    quality = KEY_QUALITY[key[0]]
                     for name_id in posting:
                         if hits.get(name_id, 0.0) < quality:
                             hits[name_id] = quality
             for name_id, quality in hits.items():
                 reach[name_id] = reach.get(name_id, 0.0) + weight * quality
-        if not reach:
+        # ranked by the Dice score the reached parts could give, so a short name made of common
+        # parts is not crowded out by longer names sharing them; an exact name always competes
+        query_weight = sum(weights)
+        totals = self._totals
+        ranked = heapq.nlargest(
+            max_candidates, reach, key=lambda n: 2 * reach[n] / (query_weight + totals[n])
+        )
+        ranked.extend(n for n in self._exact.get(tuple(sorted(parts)), ()) if n not in ranked)
+        if not ranked:
             return []
         best: dict[int, NameMatch] = {}
-        for name_id in heapq.nlargest(max_candidates, reach, key=reach.__getitem__):
+        for name_id in ranked:
             name = self._names[name_id]
             name_score, pairs = align(parts, weights, name.tokens, name.weights)
             if name_score + 0.1 < floor:  # qualifiers add at most 0.08: cannot reach the floor

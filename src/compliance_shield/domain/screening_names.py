@@ -47,6 +47,14 @@ PHONETIC_BASE = 0.65
 PHONETIC_LIFT = 0.15
 INITIAL_MATCH = 0.60
 TOKEN_FLOOR = 0.75
+#: parts of up to this many letters are compared by edit distance alone
+SHORT = 5
+PHONETIC_MIN_LENGTH = 5
+#: merged parts: a part this long (or longer) may be two parts of the other side written together
+MIN_JOINED = 5
+MAX_JOIN_PARTS = 8
+#: a part matched at least this well is not tried against merged parts
+STRONG = 0.9
 
 DOB_EXACT = 0.05
 DOB_SAME_YEAR = 0.02
@@ -77,11 +85,24 @@ _LETTERS = str.maketrans({"q": "k", "c": "k", "z": "s", "w": "v", "y": "i", "x":
 _VOWELS = frozenset("aeiouy")
 
 
+def _syllabic(char: str) -> bool:
+    """CJK ideographs and Hangul syllables: each is a syllable of its own when romanized."""
+    code = ord(char)
+    return 0x3400 <= code <= 0x9FFF or 0xAC00 <= code <= 0xD7AF or 0xF900 <= code <= 0xFAFF
+
+
+def _transliterate(name: str) -> str:
+    if name.isascii():
+        return name
+    # anyascii runs CJK and Hangul syllables together (王伟 → WangWei); a name written so is
+    # romanized syllable by syllable (Wang Wei), as the lists write them
+    return "".join(anyascii(c) + " " if _syllabic(c) else anyascii(c) for c in name)
+
+
 @lru_cache(maxsize=65536)
 def tokens(name: str) -> tuple[str, ...]:
     """Normalized tokens of a name, in their original order."""
-    text = _APOSTROPHES.sub("", anyascii(name).lower())
-    text = _APOSTROPHES.sub("", text)
+    text = _APOSTROPHES.sub("", _transliterate(name).lower())
     return tuple(t for t in _SPLIT.split(text) if t)
 
 
@@ -112,16 +133,27 @@ def token_weight(token: str) -> float:
     return 1.0
 
 
+@lru_cache(maxsize=262144)
 def token_similarity(a: str, b: str) -> float:
-    """Similarity of two normalized tokens in 0–1 (0 below the floor)."""
+    """Similarity of two normalized tokens in 0–1 (0 below the floor).
+
+    Short parts are held to their spelling: one letter in four is a different name more often than
+    a typo (``fang``/``kang``, ``ming``/``maung``), so parts of up to ``SHORT`` letters are compared
+    by edit distance alone; longer ones by the mean of Jaro-Winkler and edit distance. The phonetic
+    lift (transliteration variants) needs parts long enough for the key to say something.
+    """
     if a == b:
         return 1.0
     if len(a) == 1 or len(b) == 1:
         return INITIAL_MATCH if a[0] == b[0] else 0.0
     if a.isdigit() or b.isdigit():
         return 0.0
-    similarity = (JaroWinkler.similarity(a, b) + OSA.normalized_similarity(a, b)) / 2
-    if similarity >= PHONETIC_BASE and len(a) >= 3 and len(b) >= 3:
+    osa = OSA.normalized_similarity(a, b)
+    if max(len(a), len(b)) <= SHORT:
+        similarity = osa
+    else:
+        similarity = (JaroWinkler.similarity(a, b) + osa) / 2
+    if similarity >= PHONETIC_BASE and min(len(a), len(b)) >= PHONETIC_MIN_LENGTH:
         key = phonetic(a)
         if len(key) >= 3 and key == phonetic(b):
             # a spelling variant of the same sound: lifted, but only from a similar spelling
@@ -130,31 +162,88 @@ def token_similarity(a: str, b: str) -> float:
     return similarity if similarity >= TOKEN_FLOOR else 0.0
 
 
+def _lengths_fit(a: str, b: str) -> bool:
+    return abs(len(a) - len(b)) <= max(2, min(len(a), len(b)) // 4)
+
+
+def _greedy(
+    candidates: list[tuple[float, tuple[int, ...], tuple[int, ...]]],
+    query_weights: Sequence[float],
+    name_weights: Sequence[float],
+) -> tuple[float, list[tuple[float, tuple[int, ...], tuple[int, ...]]]]:
+    """Pairs taken best similarity first (among equals, the one covering more parts), each part once."""
+    candidates.sort(key=lambda c: (c[0], len(c[1]) + len(c[2])), reverse=True)
+    used_q: set[int] = set()
+    used_c: set[int] = set()
+    matched = 0.0
+    chosen = []
+    for candidate in candidates:
+        similarity, iz, js = candidate
+        if used_q.intersection(iz) or used_c.intersection(js):
+            continue
+        used_q.update(iz)
+        used_c.update(js)
+        matched += similarity * (sum(query_weights[i] for i in iz) + sum(name_weights[j] for j in js))
+        chosen.append(candidate)
+    return matched, chosen
+
+
+def _join_candidates(
+    query: Sequence[str], name: Sequence[str], weak_q: set[int], weak_c: set[int]
+) -> list[tuple[float, tuple[int, ...], tuple[int, ...]]]:
+    """A weakly matched part against two weakly matched parts of the other side written together."""
+    out: list[tuple[float, tuple[int, ...], tuple[int, ...]]] = []
+    for one, two, one_weak, two_weak, flip in ((query, name, weak_q, weak_c, False), (name, query, weak_c, weak_q, True)):
+        if len(two_weak) < 2 or len(two) > MAX_JOIN_PARTS:
+            continue
+        for i in one_weak:
+            part = one[i]
+            if len(part) < MIN_JOINED:
+                continue
+            for j in two_weak:
+                for k in two_weak:
+                    if j == k or not _lengths_fit(part, joined := two[j] + two[k]):
+                        continue
+                    similarity = token_similarity(part, joined)
+                    if similarity > 0:
+                        out.append((similarity, (j, k), (i,)) if flip else (similarity, (i,), (j, k)))
+    return out
+
+
 def align(
     query: Sequence[str], query_weights: Sequence[float], name: Sequence[str], name_weights: Sequence[float]
 ) -> tuple[float, list[tuple[str, str, float]]]:
-    """Weighted Dice score of the best greedy pairing of two token lists, and the pairs used."""
+    """Weighted Dice score of the best greedy pairing of two token lists, and the pairs used.
+
+    Parts are paired best similarity first, each used once. A part left unmatched or matched
+    weakly is then also compared with two such parts of the other side written together, when
+    the lengths fit (a dropped or an extra space: ``abdulhafidzlitni`` / ``abdulhafid zlitni``,
+    ``al haq`` / ``alhaq``); such a pair covers all three parts.
+    """
     total = sum(query_weights) + sum(name_weights)
     if total <= 0:
         return 0.0, []
-    candidates = []
+    candidates: list[tuple[float, tuple[int, ...], tuple[int, ...]]] = []
     for i, q in enumerate(query):
         for j, c in enumerate(name):
             similarity = token_similarity(q, c)
             if similarity > 0:
-                candidates.append((similarity, i, j))
-    candidates.sort(reverse=True)
-    used_q: set[int] = set()
-    used_c: set[int] = set()
-    matched = 0.0
-    pairs: list[tuple[str, str, float]] = []
-    for similarity, i, j in candidates:
-        if i in used_q or j in used_c:
-            continue
-        used_q.add(i)
-        used_c.add(j)
-        matched += similarity * (query_weights[i] + name_weights[j])
-        pairs.append((query[i], name[j], round(similarity, 3)))
+                candidates.append((similarity, (i,), (j,)))
+    matched, chosen = _greedy(candidates, query_weights, name_weights)
+    strong_q = {i for s, iz, _ in chosen if s >= STRONG for i in iz}
+    strong_c = {j for s, _, js in chosen if s >= STRONG for j in js}
+    weak_q = set(range(len(query))) - strong_q
+    weak_c = set(range(len(name))) - strong_c
+    if weak_q and weak_c and (len(weak_q) >= 2 or len(weak_c) >= 2):
+        joins = _join_candidates(query, name, weak_q, weak_c)
+        if joins:
+            rematched, rechosen = _greedy(candidates + joins, query_weights, name_weights)
+            if rematched > matched:
+                matched, chosen = rematched, rechosen
+    pairs = [
+        (" ".join(query[i] for i in iz), " ".join(name[j] for j in js), round(similarity, 3))
+        for similarity, iz, js in chosen
+    ]
     return min(1.0, matched / total), pairs
 
 
