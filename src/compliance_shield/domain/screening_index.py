@@ -55,10 +55,19 @@ class _Name:
     weights: tuple[float, ...]
 
 
+#: a part of this many letters (plus one) or more is fully informative; shorter ones less
+INFORMATIVE_LENGTH = 4
+#: below this much matched information (Σ similarity × rarity × length factor of the matched query
+#: parts), a non-exact name score is damped by the square root of the shortfall
+MIN_EVIDENCE = 1.5
+#: the most the qualifiers add to a name score (date of birth and country)
+QUALIFIER_ROOM = 0.1
 #: how much reaching a name through each kind of key says (exact beats a phonetic or typo key)
 KEY_QUALITY = {"t": 1.0, "p": 0.8, "d": 0.7}
 #: a piece of a part that may be two parts written together
 SPLIT_QUALITY = 0.6
+#: a phonetic, typo or split key reaching more names than this is not followed
+MAX_FUZZY_POSTING = 300
 MIN_SPLIT = 7
 MIN_PIECE = 3
 
@@ -69,7 +78,7 @@ def _keys(token: str) -> list[str]:
         return []
     keys = ["t" + token]
     key = phonetic(token)
-    if len(key) >= 2:
+    if len(key) >= 3:
         keys.append("p" + key)
     if len(token) >= 5:
         keys.append("d" + token)
@@ -140,19 +149,21 @@ class NameIndex:
         return self._by_key.get((source, uid))
 
     def search(
-        self, query: NameQuery, *, floor: float = 0.5, limit: int = 20, max_candidates: int = 50
+        self, query: NameQuery, *, floor: float = 0.5, limit: int = 20, max_candidates: int = 30
     ) -> list[NameMatch]:
         """List entries scoring at least ``floor`` for ``query``, best first (one per entity)."""
         parts = tokens(query.name)
         if not parts:
             return []
         weights = tuple(self.weight(t) for t in parts)
+        information = tuple(w * min(1.0, (len(t) - 1) / INFORMATIVE_LENGTH) for t, w in zip(parts, weights, strict=True))
         reach: dict[int, float] = {}
         for token, weight in zip(parts, weights, strict=True):
             hits: dict[int, float] = {}
             for key, quality in self._query_keys(token):
                 posting = self._postings.get(key)
-                if posting:
+                # a phonetic or typo key shared by hundreds of names says little and costs much
+                if posting and (quality == 1.0 or len(posting) <= MAX_FUZZY_POSTING):
                     for name_id in posting:
                         if hits.get(name_id, 0.0) < quality:
                             hits[name_id] = quality
@@ -171,8 +182,14 @@ class NameIndex:
         best: dict[int, NameMatch] = {}
         for name_id in ranked:
             name = self._names[name_id]
-            name_score, pairs = align(parts, weights, name.tokens, name.weights)
-            if name_score + 0.1 < floor:  # qualifiers add at most 0.08: cannot reach the floor
+            alignment = align(parts, weights, name.tokens, name.weights, floor - QUALIFIER_ROOM)
+            name_score, pairs = alignment.score, alignment.pairs
+            if not alignment.exact:
+                # a match resting only on short, common parts says little (li~li, yi~yi): damped
+                evidence = sum(similarity * information[i] for i, similarity in alignment.matched_query)
+                if evidence < MIN_EVIDENCE:
+                    name_score *= math.sqrt(evidence / MIN_EVIDENCE)
+            if name_score + QUALIFIER_ROOM < floor:  # the qualifiers could not lift it to the floor
                 continue
             listed = self.entities[name.entity]
             score, qualifiers = qualify(name_score, query, listed.entity)

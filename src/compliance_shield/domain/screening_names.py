@@ -26,6 +26,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from functools import lru_cache
+from typing import NamedTuple
 
 from anyascii import anyascii
 from rapidfuzz.distance import OSA, JaroWinkler
@@ -49,7 +50,10 @@ INITIAL_MATCH = 0.60
 TOKEN_FLOOR = 0.75
 #: parts of up to this many letters are compared by edit distance alone
 SHORT = 5
-PHONETIC_MIN_LENGTH = 5
+VERY_SHORT = 4
+SHORT_EDIT = 0.4
+PHONETIC_MIN_LENGTH = 6
+PHONETIC_MAX_LENGTH_GAP = 2
 #: merged parts: a part this long (or longer) may be two parts of the other side written together
 MIN_JOINED = 5
 MAX_JOIN_PARTS = 8
@@ -148,12 +152,21 @@ def token_similarity(a: str, b: str) -> float:
         return INITIAL_MATCH if a[0] == b[0] else 0.0
     if a.isdigit() or b.isdigit():
         return 0.0
+    longest = max(len(a), len(b))
+    if longest <= VERY_SHORT:
+        # three or four letters: one edit is as likely another name (kang/fang) as a typo; it
+        # counts a little, never enough to carry a two-part name into the review band
+        return SHORT_EDIT if min(len(a), len(b)) >= 3 and OSA.distance(a, b) == 1 else 0.0
     osa = OSA.normalized_similarity(a, b)
-    if max(len(a), len(b)) <= SHORT:
+    if longest <= SHORT:
         similarity = osa
     else:
         similarity = (JaroWinkler.similarity(a, b) + osa) / 2
-    if similarity >= PHONETIC_BASE and min(len(a), len(b)) >= PHONETIC_MIN_LENGTH:
+    if (
+        similarity >= PHONETIC_BASE
+        and min(len(a), len(b)) >= PHONETIC_MIN_LENGTH
+        and abs(len(a) - len(b)) <= PHONETIC_MAX_LENGTH_GAP
+    ):
         key = phonetic(a)
         if len(key) >= 3 and key == phonetic(b):
             # a spelling variant of the same sound: lifted, but only from a similar spelling
@@ -162,8 +175,17 @@ def token_similarity(a: str, b: str) -> float:
     return similarity if similarity >= TOKEN_FLOOR else 0.0
 
 
-def _lengths_fit(a: str, b: str) -> bool:
-    return abs(len(a) - len(b)) <= max(2, min(len(a), len(b)) // 4)
+class Alignment(NamedTuple):
+    """How a query's parts lined up with a listed name's."""
+
+    #: weighted Dice coefficient in 0–1
+    score: float
+    #: (query part(s), listed part(s), similarity), best first
+    pairs: list[tuple[str, str, float]]
+    #: the query parts that found a partner, with the similarity of the pair
+    matched_query: list[tuple[int, float]]
+    #: every part on both sides matched exactly
+    exact: bool
 
 
 def _greedy(
@@ -198,31 +220,38 @@ def _join_candidates(
             continue
         for i in one_weak:
             part = one[i]
-            if len(part) < MIN_JOINED:
+            size = len(part)
+            if size < MIN_JOINED:
                 continue
+            slack = max(2, size // 4)
             for j in two_weak:
                 for k in two_weak:
-                    if j == k or not _lengths_fit(part, joined := two[j] + two[k]):
+                    if j == k or abs(size - len(two[j]) - len(two[k])) > slack:
                         continue
-                    similarity = token_similarity(part, joined)
+                    similarity = token_similarity(part, two[j] + two[k])
                     if similarity > 0:
                         out.append((similarity, (j, k), (i,)) if flip else (similarity, (i,), (j, k)))
     return out
 
 
 def align(
-    query: Sequence[str], query_weights: Sequence[float], name: Sequence[str], name_weights: Sequence[float]
-) -> tuple[float, list[tuple[str, str, float]]]:
+    query: Sequence[str],
+    query_weights: Sequence[float],
+    name: Sequence[str],
+    name_weights: Sequence[float],
+    floor: float = 0.0,
+) -> Alignment:
     """Weighted Dice score of the best greedy pairing of two token lists, and the pairs used.
 
     Parts are paired best similarity first, each used once. A part left unmatched or matched
     weakly is then also compared with two such parts of the other side written together, when
     the lengths fit (a dropped or an extra space: ``abdulhafidzlitni`` / ``abdulhafid zlitni``,
-    ``al haq`` / ``alhaq``); such a pair covers all three parts.
+    ``al haq`` / ``alhaq``); such a pair covers all three parts. That pass is skipped when it could
+    not lift the score to ``floor``.
     """
     total = sum(query_weights) + sum(name_weights)
     if total <= 0:
-        return 0.0, []
+        return Alignment(0.0, [], [], False)
     candidates: list[tuple[float, tuple[int, ...], tuple[int, ...]]] = []
     for i, q in enumerate(query):
         for j, c in enumerate(name):
@@ -234,7 +263,10 @@ def align(
     strong_c = {j for s, _, js in chosen if s >= STRONG for j in js}
     weak_q = set(range(len(query))) - strong_q
     weak_c = set(range(len(name))) - strong_c
-    if weak_q and weak_c and (len(weak_q) >= 2 or len(weak_c) >= 2):
+    # the merged-part pass, only where it could change the outcome: the weak parts' weight is
+    # the most it can add
+    reachable = matched + sum(query_weights[i] for i in weak_q) + sum(name_weights[j] for j in weak_c)
+    if weak_q and weak_c and (len(weak_q) >= 2 or len(weak_c) >= 2) and reachable / total >= floor:
         joins = _join_candidates(query, name, weak_q, weak_c)
         if joins:
             rematched, rechosen = _greedy(candidates + joins, query_weights, name_weights)
@@ -244,7 +276,13 @@ def align(
         (" ".join(query[i] for i in iz), " ".join(name[j] for j in js), round(similarity, 3))
         for similarity, iz, js in chosen
     ]
-    return min(1.0, matched / total), pairs
+    matched_query = [(i, similarity) for similarity, iz, _ in chosen for i in iz]
+    exact = (
+        len(matched_query) == len(query)
+        and sum(len(js) for _, _, js in chosen) == len(name)
+        and all(similarity == 1.0 for similarity, _, _ in chosen)
+    )
+    return Alignment(min(1.0, matched / total), pairs, matched_query, exact)
 
 
 # -- qualifiers -----------------------------------------------------------------------------
