@@ -68,8 +68,9 @@ KEY_QUALITY = {"t": 1.0, "p": 0.8, "d": 0.7}
 SPLIT_QUALITY = 0.6
 #: a phonetic, typo or split key reaching more names than this is not followed
 MAX_FUZZY_POSTING = 300
-MIN_SPLIT = 7
-MIN_PIECE = 3
+MIN_SPLIT = 5
+MIN_PIECE = 2
+MIN_FUZZY_PIECE = 5
 
 
 def _keys(token: str) -> list[str]:
@@ -130,11 +131,16 @@ class NameIndex:
         """
         keys = [(key, KEY_QUALITY[key[0]]) for key in _keys(token)]
         if len(token) >= MIN_SPLIT and "t" + token not in self._postings:
+            pieces: set[str] = set()
             for i in range(MIN_PIECE, len(token) - MIN_PIECE + 1):
-                for left, right in ((token[:i], token[i:]), (token[:i], token[i + 1 :])):
-                    for piece in (left, right):
-                        if len(piece) >= MIN_PIECE and piece not in LOW_WEIGHT_TOKENS:
-                            keys.append(("t" + piece, SPLIT_QUALITY))
+                pieces.update((token[:i], token[i:], token[i + 1 :]))
+            for piece in pieces:
+                if len(piece) < MIN_PIECE or piece in LOW_WEIGHT_TOKENS:
+                    continue
+                keys.append(("t" + piece, SPLIT_QUALITY))
+                if len(piece) >= MIN_FUZZY_PIECE:  # the piece with a typo of its own
+                    keys.append(("d" + piece, SPLIT_QUALITY))
+                    keys.extend(("d" + piece[:k] + piece[k + 1 :], SPLIT_QUALITY) for k in range(len(piece)))
         return keys
 
     def weight(self, token: str) -> float:
@@ -169,6 +175,20 @@ class NameIndex:
                             hits[name_id] = quality
             for name_id, quality in hits.items():
                 reach[name_id] = reach.get(name_id, 0.0) + weight * quality
+        # a part typed with a space inside (``kawtar ani``): adjacent parts written together
+        for i in range(len(parts) - 1):
+            joined = parts[i] + parts[i + 1]
+            if len(joined) < MIN_SPLIT or parts[i] in LOW_WEIGHT_TOKENS or parts[i + 1] in LOW_WEIGHT_TOKENS:
+                continue
+            pair_weight = weights[i] + weights[i + 1]
+            hits = {}
+            for key in ("t" + joined, "d" + joined, *("d" + joined[:k] + joined[k + 1 :] for k in range(len(joined)))):
+                posting = self._postings.get(key)
+                if posting and len(posting) <= MAX_FUZZY_POSTING:
+                    for name_id in posting:
+                        hits[name_id] = KEY_QUALITY[key[0]] if key[0] == "t" else max(hits.get(name_id, 0.0), 0.7)
+            for name_id, quality in hits.items():
+                reach[name_id] = reach.get(name_id, 0.0) + pair_weight * quality
         # ranked by the Dice score the reached parts could give, so a short name made of common
         # parts is not crowded out by longer names sharing them; an exact name always competes
         query_weight = sum(weights)
@@ -184,7 +204,7 @@ class NameIndex:
             name = self._names[name_id]
             alignment = align(parts, weights, name.tokens, name.weights, floor - QUALIFIER_ROOM)
             name_score, pairs = alignment.score, alignment.pairs
-            if not alignment.exact:
+            if not alignment.complete:
                 # a match resting only on short, common parts says little (li~li, yi~yi): damped
                 evidence = sum(similarity * information[i] for i, similarity in alignment.matched_query)
                 if evidence < MIN_EVIDENCE:

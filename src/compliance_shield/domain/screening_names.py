@@ -51,7 +51,7 @@ TOKEN_FLOOR = 0.75
 #: parts of up to this many letters are compared by edit distance alone
 SHORT = 5
 VERY_SHORT = 4
-SHORT_EDIT = 0.4
+SHORT_EDIT = 0.6
 PHONETIC_MIN_LENGTH = 6
 PHONETIC_MAX_LENGTH_GAP = 2
 #: merged parts: a part this long (or longer) may be two parts of the other side written together
@@ -103,11 +103,60 @@ def _transliterate(name: str) -> str:
     return "".join(anyascii(c) + " " if _syllabic(c) else anyascii(c) for c in name)
 
 
+#: legal forms written out, translated or abbreviated, and name abbreviations → one spelling
+#: (``S.A.`` = ``Sociedad Anonima``, ``OOO`` = ``LLC``, ``Mohd.`` = ``Muhammad``)
+_CANONICAL_PHRASES: dict[tuple[str, ...], tuple[str, ...]] = {
+    ("limited", "liability", "company"): ("llc",),
+    ("obshchestvo", "s", "ogranichennoy", "otvetstvennostyu"): ("llc",),
+    ("ooo",): ("llc",),
+    ("closed", "joint", "stock", "company"): ("cjsc",),
+    ("zao",): ("cjsc",),
+    ("public", "joint", "stock", "company"): ("pjsc",),
+    ("pao",): ("pjsc",),
+    ("open", "joint", "stock", "company"): ("ojsc",),
+    ("joint", "stock", "company"): ("jsc",),
+    ("oao",): ("ojsc",),
+    ("sociedad", "anonima"): ("sa",),
+    ("societe", "anonyme"): ("sa",),
+    ("gesellschaft", "mit", "beschraenkter", "haftung"): ("gmbh",),
+    ("free", "zone", "establishment"): ("fze",),
+    ("private", "limited"): ("pvt", "ltd"),
+    ("corporation",): ("corp",),
+    ("limited",): ("ltd",),
+    ("company",): ("co",),
+    ("incorporated",): ("inc",),
+    ("establishment",): ("est",),
+    ("mohd",): ("muhammad",),
+    ("muhd",): ("muhammad",),
+}
+_PHRASE_STARTS: dict[str, list[tuple[tuple[str, ...], tuple[str, ...]]]] = {}
+for _phrase, _replacement in sorted(_CANONICAL_PHRASES.items(), key=lambda item: -len(item[0])):
+    _PHRASE_STARTS.setdefault(_phrase[0], []).append((_phrase, _replacement))
+#: dotted abbreviations (``S.A.``, ``L.L.C.``, ``U.M.V.``) are one part, not single letters
+_DOTTED = re.compile(r"(?<![a-z0-9])((?:[a-z]\.){1,}[a-z])\.?(?![a-z0-9])")
+
+
+def _canonical(parts: list[str]) -> tuple[str, ...]:
+    out: list[str] = []
+    i = 0
+    while i < len(parts):
+        for phrase, replacement in _PHRASE_STARTS.get(parts[i], ()):
+            if tuple(parts[i : i + len(phrase)]) == phrase:
+                out.extend(replacement)
+                i += len(phrase)
+                break
+        else:
+            out.append(parts[i])
+            i += 1
+    return tuple(out)
+
+
 @lru_cache(maxsize=65536)
 def tokens(name: str) -> tuple[str, ...]:
     """Normalized tokens of a name, in their original order."""
     text = _APOSTROPHES.sub("", _transliterate(name).lower())
-    return tuple(t for t in _SPLIT.split(text) if t)
+    text = _DOTTED.sub(lambda m: m.group(1).replace(".", ""), text)
+    return _canonical([t for t in _SPLIT.split(text) if t])
 
 
 @lru_cache(maxsize=65536)
@@ -184,8 +233,8 @@ class Alignment(NamedTuple):
     pairs: list[tuple[str, str, float]]
     #: the query parts that found a partner, with the similarity of the pair
     matched_query: list[tuple[int, float]]
-    #: every part on both sides matched exactly
-    exact: bool
+    #: every significant part on both sides (not a particle or legal form) found a strong partner
+    complete: bool
 
 
 def _greedy(
@@ -277,12 +326,12 @@ def align(
         for similarity, iz, js in chosen
     ]
     matched_query = [(i, similarity) for similarity, iz, _ in chosen for i in iz]
-    exact = (
-        len(matched_query) == len(query)
-        and sum(len(js) for _, _, js in chosen) == len(name)
-        and all(similarity == 1.0 for similarity, _, _ in chosen)
+    strong_q = {i for s, iz, _ in chosen if s >= STRONG for i in iz}
+    strong_c = {j for s, _, js in chosen if s >= STRONG for j in js}
+    complete = all(i in strong_q for i, w in enumerate(query_weights) if w > LOW_WEIGHT) and all(
+        j in strong_c for j, w in enumerate(name_weights) if w > LOW_WEIGHT
     )
-    return Alignment(min(1.0, matched / total), pairs, matched_query, exact)
+    return Alignment(min(1.0, matched / total), pairs, matched_query, complete)
 
 
 # -- qualifiers -----------------------------------------------------------------------------
