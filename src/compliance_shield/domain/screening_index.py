@@ -65,7 +65,7 @@ QUALIFIER_ROOM = 0.1
 #: how much reaching a name through each kind of key says (exact beats a phonetic or typo key)
 KEY_QUALITY = {"t": 1.0, "p": 0.8, "d": 0.7}
 #: a piece of a part that may be two parts written together
-SPLIT_QUALITY = 0.6
+SPLIT_QUALITY = 0.9
 #: a phonetic, typo or split key reaching more names than this is not followed
 MAX_FUZZY_POSTING = 300
 MIN_SPLIT = 5
@@ -124,24 +124,27 @@ class NameIndex:
         return len(self._names)
 
     def _query_keys(self, token: str) -> list[tuple[str, float]]:
-        """The blocking keys of a query part with how much reaching a name through each says.
+        """The blocking keys of a query part, exact first, with how much reaching a name through each says."""
+        return [(key, KEY_QUALITY[key[0]]) for key in _keys(token)]
 
-        A long part that is no listed part may be two parts written together (a dropped space):
-        its pieces at every split, with and without one letter where the space was, are keys too.
-        """
-        keys = [(key, KEY_QUALITY[key[0]]) for key in _keys(token)]
-        if len(token) >= MIN_SPLIT and "t" + token not in self._postings:
-            pieces: set[str] = set()
-            for i in range(MIN_PIECE, len(token) - MIN_PIECE + 1):
-                pieces.update((token[:i], token[i:], token[i + 1 :]))
-            for piece in pieces:
-                if len(piece) < MIN_PIECE or piece in LOW_WEIGHT_TOKENS:
-                    continue
-                keys.append(("t" + piece, SPLIT_QUALITY))
-                if len(piece) >= MIN_FUZZY_PIECE:  # the piece with a typo of its own
-                    keys.append(("d" + piece, SPLIT_QUALITY))
-                    keys.extend(("d" + piece[:k] + piece[k + 1 :], SPLIT_QUALITY) for k in range(len(piece)))
-        return keys
+    def _piece_keys(self, token: str) -> list[tuple[str, str]]:
+        """(key, piece) for a long part that is no listed part: it may be two parts written
+        together (a dropped space), so its pieces at every split, with and without one letter
+        where the space was, and each piece with a typo of its own, are keys too."""
+        if len(token) < MIN_SPLIT or "t" + token in self._postings:
+            return []
+        pieces: set[str] = set()
+        for i in range(MIN_PIECE, len(token) - MIN_PIECE + 1):
+            pieces.update((token[:i], token[i:], token[i + 1 :]))
+        out = []
+        for piece in pieces:
+            if len(piece) < MIN_PIECE or piece in LOW_WEIGHT_TOKENS:
+                continue
+            out.append(("t" + piece, piece))
+            if len(piece) >= MIN_FUZZY_PIECE:
+                out.append(("d" + piece, piece))
+                out.extend(("d" + piece[:k] + piece[k + 1 :], piece) for k in range(len(piece)))
+        return out
 
     def weight(self, token: str) -> float:
         """How much a token counts in an alignment: particles and common names count less."""
@@ -173,6 +176,17 @@ class NameIndex:
                     for name_id in posting:
                         if hits.get(name_id, 0.0) < quality:
                             hits[name_id] = quality
+            # pieces of a merged part: a name reached by pieces covering more of it counts more
+            covered: dict[int, dict[str, int]] = {}
+            for key, piece in self._piece_keys(token):
+                posting = self._postings.get(key)
+                if posting and len(posting) <= MAX_FUZZY_POSTING:
+                    for name_id in posting:
+                        covered.setdefault(name_id, {})[piece] = len(piece)
+            for name_id, found in covered.items():
+                quality = SPLIT_QUALITY * min(1.0, sum(found.values()) / len(token))
+                if hits.get(name_id, 0.0) < quality:
+                    hits[name_id] = quality
             for name_id, quality in hits.items():
                 reach[name_id] = reach.get(name_id, 0.0) + weight * quality
         # a part typed with a space inside (``kawtar ani``): adjacent parts written together
