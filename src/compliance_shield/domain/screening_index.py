@@ -53,13 +53,19 @@ class _Name:
     text: str
     tokens: tuple[str, ...]
     weights: tuple[float, ...]
+    #: the parts sorted: equal keys are the same name written in another order
+    key: tuple[str, ...]
+    #: Σ information of the parts
+    information: float
 
 
 #: a part of this many letters (plus one) or more is fully informative; shorter ones less
 INFORMATIVE_LENGTH = 4
-#: below this much matched information (Σ similarity × rarity × length factor of the matched query
-#: parts), a non-exact name score is damped by the square root of the shortfall
-MIN_EVIDENCE = 1.5
+#: a name score is damped when the matched information (Σ similarity × information of the matched
+#: query parts) falls short of EVIDENCE_SHARE of the listed name's, bounded to MIN–MAX_EVIDENCE
+MIN_EVIDENCE = 1.0
+MAX_EVIDENCE = 1.5
+EVIDENCE_SHARE = 0.9
 #: the most the qualifiers add to a name score (date of birth and country)
 QUALIFIER_ROOM = 0.1
 #: how much reaching a name through each kind of key says (exact beats a phonetic or typo key)
@@ -114,9 +120,11 @@ class NameIndex:
         for number, text, parts in raw:
             name_id = len(self._names)
             name_weights = tuple(self.weight(t) for t in parts)
-            self._names.append(_Name(number, text, parts, name_weights))
+            key = tuple(sorted(parts))
+            information = sum(self.information(t) for t in parts)
+            self._names.append(_Name(number, text, parts, name_weights, key, information))
             self._totals.append(sum(name_weights))
-            self._exact.setdefault(tuple(sorted(parts)), []).append(name_id)
+            self._exact.setdefault(key, []).append(name_id)
             for key in {k for t in parts for k in _keys(t)}:
                 self._postings.setdefault(key, []).append(name_id)
 
@@ -146,6 +154,10 @@ class NameIndex:
                 out.extend(("d" + piece[:k] + piece[k + 1 :], piece) for k in range(len(piece)))
         return out
 
+    def information(self, token: str) -> float:
+        """What finding a part says: its weight, less for parts of two or three letters."""
+        return self.weight(token) * min(1.0, (len(token) - 1) / INFORMATIVE_LENGTH)
+
     def weight(self, token: str) -> float:
         """How much a token counts in an alignment: particles and common names count less."""
         base = token_weight(token)
@@ -165,7 +177,8 @@ class NameIndex:
         if not parts:
             return []
         weights = tuple(self.weight(t) for t in parts)
-        information = tuple(w * min(1.0, (len(t) - 1) / INFORMATIVE_LENGTH) for t, w in zip(parts, weights, strict=True))
+        information = tuple(self.information(t) for t in parts)
+        query_key = tuple(sorted(parts))
         reach: dict[int, float] = {}
         for token, weight in zip(parts, weights, strict=True):
             hits: dict[int, float] = {}
@@ -210,7 +223,7 @@ class NameIndex:
         ranked = heapq.nlargest(
             max_candidates, reach, key=lambda n: 2 * reach[n] / (query_weight + totals[n])
         )
-        ranked.extend(n for n in self._exact.get(tuple(sorted(parts)), ()) if n not in ranked)
+        ranked.extend(n for n in self._exact.get(query_key, ()) if n not in ranked)
         if not ranked:
             return []
         best: dict[int, NameMatch] = {}
@@ -218,11 +231,14 @@ class NameIndex:
             name = self._names[name_id]
             alignment = align(parts, weights, name.tokens, name.weights, floor - QUALIFIER_ROOM)
             name_score, pairs = alignment.score, alignment.pairs
-            if not alignment.complete:
-                # a match resting only on short, common parts says little (li~li, yi~yi): damped
+            if name.key != query_key:
+                # a match resting on a few short or common parts says little (li~li, yi~yi): the
+                # score is damped by the shortfall of matched information against what the listed
+                # name itself carries (bounded), so a listed name written exactly never is
                 evidence = sum(similarity * information[i] for i, similarity in alignment.matched_query)
-                if evidence < MIN_EVIDENCE:
-                    name_score *= math.sqrt(evidence / MIN_EVIDENCE)
+                needed = min(MAX_EVIDENCE, max(MIN_EVIDENCE, EVIDENCE_SHARE * name.information))
+                if evidence < needed:
+                    name_score *= math.sqrt(evidence / needed)
             if name_score + QUALIFIER_ROOM < floor:  # the qualifiers could not lift it to the floor
                 continue
             listed = self.entities[name.entity]

@@ -33,10 +33,12 @@ from rapidfuzz.distance import OSA, JaroWinkler
 
 from compliance_shield.domain.screening import EntityKind, Feature, ListEntity, NameQuery
 
-#: particles, honorifics and legal forms: kept, but they barely count
+#: particles, titles and honorifics, legal forms: kept, but they barely count
 _LOW_WEIGHT_WORDS = """al el ul ud bin ibn bint ben abu abd abdel umm
     de del della der den di da du des dos la le van von
-    y e i mr mrs ms dr sheikh shaikh haji hajji mullah maulana the and of for
+    y e i the and of for
+    mr mrs ms miss sir dr dra doctor prof professor eng engineer col colonel gen general
+    sheikh shaikh shaykh haji hajji mullah maulana maulvi mufti imam hafiz qari
     ltd llc inc co corp corporation company limited sa sas sarl de cv sl ltda srl spa gmbh ag kg jsc ojsc cjsc
     pjsc ooo zao oao plc bv nv lp llp sdn bhd pte pvt fze fzc fzco est"""
 LOW_WEIGHT_TOKENS = frozenset(_LOW_WEIGHT_WORDS.split())
@@ -47,11 +49,13 @@ PHONETIC_MATCH = 0.92
 PHONETIC_BASE = 0.65
 PHONETIC_LIFT = 0.15
 INITIAL_MATCH = 0.60
-TOKEN_FLOOR = 0.75
+TOKEN_FLOOR = 0.8
+#: two parts written together must match more closely than two single parts
+JOIN_FLOOR = 0.85
 #: parts of up to this many letters are compared by edit distance alone
 SHORT = 5
 VERY_SHORT = 4
-SHORT_EDIT = 0.6
+SHORT_EDIT = 0.5
 PHONETIC_MIN_LENGTH = 6
 PHONETIC_MAX_LENGTH_GAP = 2
 #: merged parts: a part this long (or longer) may be two parts of the other side written together
@@ -278,7 +282,7 @@ def _join_candidates(
                     if j == k or abs(size - len(two[j]) - len(two[k])) > slack:
                         continue
                     similarity = token_similarity(part, two[j] + two[k])
-                    if similarity > 0:
+                    if similarity >= JOIN_FLOOR:
                         out.append((similarity, (j, k), (i,)) if flip else (similarity, (i,), (j, k)))
     return out
 
