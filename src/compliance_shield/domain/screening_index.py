@@ -55,14 +55,16 @@ class _Name:
     weights: tuple[float, ...]
     #: the parts sorted: equal keys are the same name written in another order
     key: tuple[str, ...]
+    #: information of each part
+    parts_information: tuple[float, ...]
     #: Σ information of the parts
     information: float
 
 
 #: a part of this many letters (plus one) or more is fully informative; shorter ones less
 INFORMATIVE_LENGTH = 4
-#: a name score is damped when the matched information (Σ similarity × information of the matched
-#: query parts) falls short of EVIDENCE_SHARE of the listed name's, bounded to MIN–MAX_EVIDENCE
+#: a name score is damped when the matched information (Σ similarity × information of the listed
+#: name's matched parts) falls short of EVIDENCE_SHARE of the listed name's, bounded to MIN–MAX_EVIDENCE
 MIN_EVIDENCE = 1.0
 MAX_EVIDENCE = 1.5
 EVIDENCE_SHARE = 0.9
@@ -121,8 +123,8 @@ class NameIndex:
             name_id = len(self._names)
             name_weights = tuple(self.weight(t) for t in parts)
             key = tuple(sorted(parts))
-            information = sum(self.information(t) for t in parts)
-            self._names.append(_Name(number, text, parts, name_weights, key, information))
+            information = tuple(self.information(t) for t in parts)
+            self._names.append(_Name(number, text, parts, name_weights, key, information, sum(information)))
             self._totals.append(sum(name_weights))
             self._exact.setdefault(key, []).append(name_id)
             for key in {k for t in parts for k in _keys(t)}:
@@ -177,7 +179,6 @@ class NameIndex:
         if not parts:
             return []
         weights = tuple(self.weight(t) for t in parts)
-        information = tuple(self.information(t) for t in parts)
         query_key = tuple(sorted(parts))
         reach: dict[int, float] = {}
         for token, weight in zip(parts, weights, strict=True):
@@ -235,7 +236,7 @@ class NameIndex:
                 # a match resting on a few short or common parts says little (li~li, yi~yi): the
                 # score is damped by the shortfall of matched information against what the listed
                 # name itself carries (bounded), so a listed name written exactly never is
-                evidence = sum(similarity * information[i] for i, similarity in alignment.matched_query)
+                evidence = sum(similarity * name.parts_information[j] for j, similarity in alignment.matched_name)
                 needed = min(MAX_EVIDENCE, max(MIN_EVIDENCE, EVIDENCE_SHARE * name.information))
                 if evidence < needed:
                     name_score *= math.sqrt(evidence / needed)

@@ -237,6 +237,8 @@ class Alignment(NamedTuple):
     pairs: list[tuple[str, str, float]]
     #: the query parts that found a partner, with the similarity of the pair
     matched_query: list[tuple[int, float]]
+    #: the listed name's parts that found a partner, with the similarity of the pair
+    matched_name: list[tuple[int, float]]
     #: every significant part on both sides (not a particle or legal form) found a strong partner
     complete: bool
 
@@ -304,7 +306,7 @@ def align(
     """
     total = sum(query_weights) + sum(name_weights)
     if total <= 0:
-        return Alignment(0.0, [], [], False)
+        return Alignment(0.0, [], [], [], False)
     candidates: list[tuple[float, tuple[int, ...], tuple[int, ...]]] = []
     for i, q in enumerate(query):
         for j, c in enumerate(name):
@@ -330,12 +332,13 @@ def align(
         for similarity, iz, js in chosen
     ]
     matched_query = [(i, similarity) for similarity, iz, _ in chosen for i in iz]
+    matched_name = [(j, similarity) for similarity, _, js in chosen for j in js]
     strong_q = {i for s, iz, _ in chosen if s >= STRONG for i in iz}
     strong_c = {j for s, _, js in chosen if s >= STRONG for j in js}
     complete = all(i in strong_q for i, w in enumerate(query_weights) if w > LOW_WEIGHT) and all(
         j in strong_c for j, w in enumerate(name_weights) if w > LOW_WEIGHT
     )
-    return Alignment(min(1.0, matched / total), pairs, matched_query, complete)
+    return Alignment(min(1.0, matched / total), pairs, matched_query, matched_name, complete)
 
 
 # -- qualifiers -----------------------------------------------------------------------------
