@@ -68,6 +68,7 @@ INFORMATIVE_LENGTH = 4
 MIN_EVIDENCE = 1.0
 MAX_EVIDENCE = 1.5
 EVIDENCE_SHARE = 0.9
+DAMPING = 0.5
 #: the most the qualifiers add to a name score (date of birth and country)
 QUALIFIER_ROOM = 0.1
 #: how much reaching a name through each kind of key says (exact beats a phonetic or typo key)
@@ -239,7 +240,7 @@ class NameIndex:
                 evidence = sum(similarity * name.parts_information[j] for j, similarity in alignment.matched_name)
                 needed = min(MAX_EVIDENCE, max(MIN_EVIDENCE, EVIDENCE_SHARE * name.information))
                 if evidence < needed:
-                    name_score *= math.sqrt(evidence / needed)
+                    name_score *= (evidence / needed) ** DAMPING
             if name_score + QUALIFIER_ROOM < floor:  # the qualifiers could not lift it to the floor
                 continue
             listed = self.entities[name.entity]

@@ -52,6 +52,8 @@ INITIAL_MATCH = 0.60
 TOKEN_FLOOR = 0.8
 #: two parts written together must match more closely than two single parts
 JOIN_FLOOR = 0.85
+#: ... and be this long unless equal (short syllables joined resemble too much: jian huang/jinhua hong)
+MIN_FUZZY_JOIN = 10
 #: parts of up to this many letters are compared by edit distance alone
 SHORT = 5
 VERY_SHORT = 4
@@ -140,7 +142,21 @@ for _phrase, _replacement in sorted(_CANONICAL_PHRASES.items(), key=lambda item:
 _DOTTED = re.compile(r"(?<![a-z0-9])((?:[a-z]\.){1,}[a-z])\.?(?![a-z0-9])")
 
 
+#: long legal-form words, recognised through a typo too (``corpsoration``, ``limitde``)
+_LONG_FORMS = {"corporation": "corp", "company": "co", "limited": "ltd", "incorporated": "inc", "establishment": "est"}
+
+
+def _legal_form_typo(part: str) -> str | None:
+    if len(part) < 6 or part in _CANONICAL_PHRASES or (part,) in _CANONICAL_PHRASES:
+        return None
+    for word, short in _LONG_FORMS.items():
+        if abs(len(word) - len(part)) <= 2 and OSA.distance(word, part) <= (2 if len(word) >= 9 else 1):
+            return short
+    return None
+
+
 def _canonical(parts: list[str]) -> tuple[str, ...]:
+    parts = [_legal_form_typo(p) or p for p in parts]
     out: list[str] = []
     i = 0
     while i < len(parts):
@@ -268,7 +284,8 @@ def _greedy(
 def _join_candidates(
     query: Sequence[str], name: Sequence[str], weak_q: set[int], weak_c: set[int]
 ) -> list[tuple[float, tuple[int, ...], tuple[int, ...]]]:
-    """A weakly matched part against two weakly matched parts of the other side written together."""
+    """A weakly matched part against two weakly matched parts of the other side written together,
+    and two against two (the space between them moved)."""
     out: list[tuple[float, tuple[int, ...], tuple[int, ...]]] = []
     for one, two, one_weak, two_weak, flip in ((query, name, weak_q, weak_c, False), (name, query, weak_c, weak_q, True)):
         if len(two_weak) < 2 or len(two) > MAX_JOIN_PARTS:
@@ -284,8 +301,24 @@ def _join_candidates(
                     if j == k or abs(size - len(two[j]) - len(two[k])) > slack:
                         continue
                     similarity = token_similarity(part, two[j] + two[k])
-                    if similarity >= JOIN_FLOOR:
+                    if similarity == 1.0 or (similarity >= JOIN_FLOOR and size >= MIN_FUZZY_JOIN):
                         out.append((similarity, (j, k), (i,)) if flip else (similarity, (i,), (j, k)))
+    # the space moved by a letter or two (``habuj ewelry`` / ``habu jewelry``): two against two
+    if len(query) <= MAX_JOIN_PARTS and len(name) <= MAX_JOIN_PARTS:
+        for a in weak_q:
+            for b in weak_q:
+                if a == b:
+                    continue
+                joined_q = query[a] + query[b]
+                if len(joined_q) < MIN_FUZZY_JOIN:
+                    continue
+                for c in weak_c:
+                    for d in weak_c:
+                        if c == d or abs(len(joined_q) - len(name[c]) - len(name[d])) > 2:
+                            continue
+                        similarity = token_similarity(joined_q, name[c] + name[d])
+                        if similarity >= JOIN_FLOOR:
+                            out.append((similarity, (a, b), (c, d)))
     return out
 
 
