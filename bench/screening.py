@@ -124,9 +124,9 @@ def run(data: Path, n_positive: int, n_negative: int, seed: int, examples: int =
             locale: {"cases": len(scores), "review": _rate([s >= REVIEW for s in scores])}
             for locale, scores in by_locale.items()
         },
-        "false_positive_examples": [
-            {"query": c.query, "locale": c.kind, "score": s} for c, s in neg if s >= REVIEW
-        ][:examples],
+        "false_positive_examples": [{"query": c.query, "locale": c.kind, "score": s} for c, s in neg if s >= REVIEW][
+            :examples
+        ],
         "missed_examples": [
             {"query": c.query, "kind": c.kind, "listed": c.original, "source": c.source, "uid": c.uid, "score": s}
             for c, s in pos

@@ -347,9 +347,11 @@ def honorific_prefix(item: _Listed, rng: random.Random) -> str | None:
         start, end = particle.span()
         rest = particle.group(2)
         options.append(
-            lambda: name[:start]
-            + rng.choice((f"Al-{rest}", f"Al {rest}", f"Al{rest}", f"El-{rest}", f"El {rest}", rest))
-            + name[end:]
+            lambda: (
+                name[:start]
+                + rng.choice((f"Al-{rest}", f"Al {rest}", f"Al{rest}", f"El-{rest}", f"El {rest}", rest))
+                + name[end:]
+            )
         )
     if re.search(r"\b(bin|ibn)\b", lowered):
         options.append(lambda: re.sub(r"\b(bin|ibn)\b", rng.choice(("bin", "ibn", "b.", "Bin")), name, flags=re.I))

@@ -218,15 +218,15 @@ def test_un_consolidated_list(un: ParsedList) -> None:
     assert un.published_on == date(2026, 2, 27)
     assert Counter(e.kind for e in un.entities) == {EntityKind.INDIVIDUAL: 730, EntityKind.ENTITY: 273}
     entities = {e.uid: e for e in un.entities}
-    frank = entities["6907994"]
+    frank = entities["CDi.002"]  # the UN reference number is the entry's uid (DATAID 6907994)
     assert frank.name == "FRANK KAKOLELE BWAMBALE"
     assert frank.aliases == ("FRANK KAKORERE", "FRANK KAKORERE BWAMBALE", "AIGLE BLANC")
-    assert (frank.nationalities, frank.programmes) == (("CD",), ("DRC", "CDi.002"))
-    hikmat = entities["6908075"]
+    assert (frank.nationalities, frank.programmes) == (("CD",), ("DRC",))
+    hikmat = entities["IQi.028"]
     assert hikmat.name == "HIKMAT MIZBAN IBRAHIM AL-AZZAWI"
     assert hikmat.dates_of_birth == ("1934",)
     assert hikmat.aliases == ("حكمت مزبان إبراهيم العزاوي",)  # the name in its original script
-    assert entities["6908028"].kind is EntityKind.ENTITY  # M23
+    assert entities["CDe.006"].kind is EntityKind.ENTITY  # M23
 
 
 def test_un_xml_errors() -> None:
@@ -238,6 +238,13 @@ def test_un_xml_errors() -> None:
             {"c.xml": b"<CONSOLIDATED_LIST><INDIVIDUALS><INDIVIDUAL><DATAID>1</DATAID></INDIVIDUAL></INDIVIDUALS>"
              b"</CONSOLIDATED_LIST>"},
         )  # fmt: skip
+    # an entry published without a reference number keeps its DATAID as uid
+    only_dataid = parse_list(
+        "un",
+        {"c.xml": b"<CONSOLIDATED_LIST><ENTITIES><ENTITY><DATAID>77</DATAID><FIRST_NAME>ACME</FIRST_NAME>"
+         b"</ENTITY></ENTITIES></CONSOLIDATED_LIST>"},
+    )  # fmt: skip
+    assert [e.uid for e in only_dataid.entities] == ["77"]
 
 
 # -- operator lists -----------------------------------------------------------------------------

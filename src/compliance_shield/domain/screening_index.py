@@ -123,11 +123,11 @@ class NameIndex:
         for number, text, parts in raw:
             name_id = len(self._names)
             name_weights = tuple(self.weight(t) for t in parts)
-            key = tuple(sorted(parts))
+            order_free = tuple(sorted(parts))
             information = tuple(self.information(t) for t in parts)
-            self._names.append(_Name(number, text, parts, name_weights, key, information, sum(information)))
+            self._names.append(_Name(number, text, parts, name_weights, order_free, information, sum(information)))
             self._totals.append(sum(name_weights))
-            self._exact.setdefault(key, []).append(name_id)
+            self._exact.setdefault(order_free, []).append(name_id)
             for key in {k for t in parts for k in _keys(t)}:
                 self._postings.setdefault(key, []).append(name_id)
 
@@ -222,9 +222,7 @@ class NameIndex:
         # parts is not crowded out by longer names sharing them; an exact name always competes
         query_weight = sum(weights)
         totals = self._totals
-        ranked = heapq.nlargest(
-            max_candidates, reach, key=lambda n: 2 * reach[n] / (query_weight + totals[n])
-        )
+        ranked = heapq.nlargest(max_candidates, reach, key=lambda n: 2 * reach[n] / (query_weight + totals[n]))
         ranked.extend(n for n in self._exact.get(query_key, ()) if n not in ranked)
         if not ranked:
             return []

@@ -73,6 +73,8 @@ DOB_MISMATCH = -0.15
 COUNTRY_MATCH = 0.03
 COUNTRY_MISMATCH = -0.05
 KIND_MISMATCH = -0.15
+#: the default review threshold: qualifiers that raise a score apply only to names at or above it
+REVIEW_BAND = 0.70
 
 _SPLIT = re.compile(r"[^a-z0-9]+")
 _APOSTROPHES = re.compile(r"['`\u2019\u2018\u02bc\u02bb]")
@@ -147,7 +149,7 @@ _LONG_FORMS = {"corporation": "corp", "company": "co", "limited": "ltd", "incorp
 
 
 def _legal_form_typo(part: str) -> str | None:
-    if len(part) < 6 or part in _CANONICAL_PHRASES or (part,) in _CANONICAL_PHRASES:
+    if len(part) < 6 or (part,) in _CANONICAL_PHRASES:
         return None
     for word, short in _LONG_FORMS.items():
         if abs(len(word) - len(part)) <= 2 and OSA.distance(word, part) <= (2 if len(word) >= 9 else 1):
@@ -227,10 +229,7 @@ def token_similarity(a: str, b: str) -> float:
         # counts a little, never enough to carry a two-part name into the review band
         return SHORT_EDIT if min(len(a), len(b)) >= 3 and OSA.distance(a, b) == 1 else 0.0
     osa = OSA.normalized_similarity(a, b)
-    if longest <= SHORT:
-        similarity = osa
-    else:
-        similarity = (JaroWinkler.similarity(a, b) + osa) / 2
+    similarity = osa if longest <= SHORT else (JaroWinkler.similarity(a, b) + osa) / 2
     if (
         similarity >= PHONETIC_BASE
         and min(len(a), len(b)) >= PHONETIC_MIN_LENGTH
@@ -287,7 +286,8 @@ def _join_candidates(
     """A weakly matched part against two weakly matched parts of the other side written together,
     and two against two (the space between them moved)."""
     out: list[tuple[float, tuple[int, ...], tuple[int, ...]]] = []
-    for one, two, one_weak, two_weak, flip in ((query, name, weak_q, weak_c, False), (name, query, weak_c, weak_q, True)):
+    sides = ((query, name, weak_q, weak_c, False), (name, query, weak_c, weak_q, True))
+    for one, two, one_weak, two_weak, flip in sides:
         if len(two_weak) < 2 or len(two) > MAX_JOIN_PARTS:
             continue
         for i in one_weak:
@@ -432,5 +432,12 @@ def qualify(name_score: float, query: NameQuery, entity: ListEntity) -> tuple[fl
         )
         if f is not None
     ]
+    if name_score < REVIEW_BAND:
+        # secondary evidence lowers a weak name match but never lifts it into the review band:
+        # a shared birth date or country does not make another person's name a match
+        features = [
+            f if f.value <= 0 else f.model_copy(update={"value": 0.0, "detail": f"{f.detail} (name below review)"})
+            for f in features
+        ]
     score = name_score + sum(f.value for f in features)
     return max(0.0, min(1.0, round(score, 4))), features
