@@ -78,6 +78,18 @@ def test_names_written_in_chinese_or_korean_characters_are_romanized_by_syllable
     assert tokens("KANGBONG TRADING CORPSORATION") == ("kangbong", "trading", "corp")  # a typo in a legal form
 
 
+@pytest.mark.parametrize(
+    ("a", "b"), [("kabeer", "kabir"), ("haqqani", "haqani"), ("mahmoud", "mahmud"), ("aly", "ali")]
+)
+def test_spelling_conventions_are_folded(a: str, b: str) -> None:
+    assert token_similarity(a, b) >= 0.9
+
+
+def test_vowels_still_tell_names_apart() -> None:
+    assert token_similarity("zheng", "zhang") < 0.9
+    assert token_similarity("lopes", "lopez") < 0.9
+
+
 def test_short_parts_are_held_to_their_spelling() -> None:
     # one letter in four is as often another name as a typo
     assert token_similarity("fang", "kang") < 0.75

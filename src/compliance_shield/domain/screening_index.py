@@ -28,6 +28,7 @@ from compliance_shield.domain.screening_names import (
     align,
     phonetic,
     qualify,
+    spelling,
     token_weight,
     tokens,
 )
@@ -72,7 +73,7 @@ DAMPING = 0.5
 #: the most the qualifiers add to a name score (date of birth and country)
 QUALIFIER_ROOM = 0.1
 #: how much reaching a name through each kind of key says (exact beats a phonetic or typo key)
-KEY_QUALITY = {"t": 1.0, "p": 0.8, "d": 0.7}
+KEY_QUALITY = {"t": 1.0, "s": 0.9, "p": 0.8, "d": 0.7}
 #: a piece of a part that may be two parts written together
 SPLIT_QUALITY = 0.9
 #: a phonetic, typo or split key reaching more names than this is not followed
@@ -87,6 +88,11 @@ def _keys(token: str) -> list[str]:
     if len(token) < 2 or token in LOW_WEIGHT_TOKENS:
         return []
     keys = ["t" + token]
+    folded = spelling(token)
+    if folded != token and len(folded) >= 3:
+        keys.append("s" + folded)
+    elif len(token) >= 3:
+        keys.append("s" + token)
     key = phonetic(token)
     if len(key) >= 3:
         keys.append("p" + key)

@@ -46,6 +46,7 @@ LOW_WEIGHT = 0.2
 INITIAL_WEIGHT = 0.5
 
 PHONETIC_MATCH = 0.92
+SPELLING_MATCH = 0.95
 PHONETIC_BASE = 0.65
 PHONETIC_LIFT = 0.15
 INITIAL_MATCH = 0.60
@@ -181,6 +182,39 @@ def tokens(name: str) -> tuple[str, ...]:
     return _canonical([t for t in _SPLIT.split(text) if t])
 
 
+_SPELLINGS = (
+    ("sch", "sh"),
+    ("tch", "ch"),
+    ("ee", "i"),
+    ("ie", "i"),
+    ("oo", "u"),
+    ("ou", "u"),
+    ("kh", "h"),
+    ("ph", "f"),
+    ("dh", "d"),
+    ("gh", "g"),
+    ("ck", "k"),
+    ("q", "k"),
+    ("y", "i"),
+    ("w", "v"),
+)
+
+
+@lru_cache(maxsize=65536)
+def spelling(token: str) -> str:
+    """A key that folds spelling conventions but keeps every vowel's quality: doubled vowels and
+    letters, ``ee``/``i``, ``oo``/``ou``/``u``, ``kh``/``h``, ``q``/``k``, ``y``/``i``, ``w``/``v``
+    (``kabeer``, ``kabir`` → ``kabir``; ``haqqani``, ``haqani``; but ``zheng`` ≠ ``zhang``)."""
+    text = token
+    for written, folded in _SPELLINGS:
+        text = text.replace(written, folded)
+    out = text[:1]
+    for c in text[1:]:
+        if c != out[-1]:
+            out += c
+    return out
+
+
 @lru_cache(maxsize=65536)
 def phonetic(token: str) -> str:
     """A transliteration-tolerant key: digraphs folded, vowels after the first letter dropped,
@@ -223,6 +257,8 @@ def token_similarity(a: str, b: str) -> float:
         return INITIAL_MATCH if a[0] == b[0] else 0.0
     if a.isdigit() or b.isdigit():
         return 0.0
+    if len(a) >= 3 and len(b) >= 3 and spelling(a) == spelling(b):
+        return SPELLING_MATCH  # the same name in another spelling convention
     longest = max(len(a), len(b))
     if longest <= VERY_SHORT:
         # three or four letters: one edit is as likely another name (kang/fang) as a typo; it
