@@ -14,7 +14,8 @@ from pydantic import ValidationError
 from compliance_shield.api.routers.screening import NameQueryIn
 from compliance_shield.domain.screening import EntityKind, ListEntity, NameMatch, NameQuery
 from compliance_shield.domain.screening_index import ListedEntity, NameIndex
-from compliance_shield.domain.screening_names import align, token_similarity, tokens
+from compliance_shield.domain.screening_names import align, token_similarity
+from compliance_shield.domain.screening_normalize import tokens
 from compliance_shield.services.screening import served_identity
 
 LISTED = (

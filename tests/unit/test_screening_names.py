@@ -23,7 +23,8 @@ from compliance_shield.domain.screening import (
     version_label,
 )
 from compliance_shield.domain.screening_index import ListedEntity, NameIndex
-from compliance_shield.domain.screening_names import align, phonetic, token_similarity, tokens
+from compliance_shield.domain.screening_names import align, token_similarity
+from compliance_shield.domain.screening_normalize import phonetic, tokens
 from compliance_shield.domain.values import RuleResult
 
 ROOT = Path(__file__).resolve().parents[2]

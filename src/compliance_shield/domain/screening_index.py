@@ -1,18 +1,23 @@
 """An in-memory index of listed names for fast fuzzy screening (pure: built from list entities).
 
 Blocking keeps a query to a few dozen candidates out of tens of thousands of names. Each
-significant token (not a particle, at least two characters) is posted under:
+significant part (not a particle, at least two characters) is posted under:
 
-* its exact form,
-* its phonetic key (``screening_names.phonetic``: transliteration variants),
+* its exact form and its spelling key (``screening_normalize.spelling``),
+* its phonetic key (``screening_normalize.phonetic``: transliteration variants), three letters or more,
 * its one-character deletions when it has five or more characters (symmetric-deletion keys:
   one typo, insertion, deletion or transposition on either side still shares a key).
 
-A query collects, per token, the names any of its keys reach; names are ranked by the summed
-weight of the query tokens that reached them, and only the best ``max_candidates`` are scored in
-full (``screening_names.align`` and ``qualify``). Token weights fall with how common a token is on
-the lists (``mohammad`` counts less than a rare surname), so shared common names do not carry a
-match on their own.
+A query part that is no listed part also looks up its pieces (it may be two parts written
+together), credited by how much of it they cover; adjacent query parts are looked up joined (a
+space typed inside a part). Fuzzy keys shared by more than ``MAX_FUZZY_POSTING`` names are not
+followed. Names are ranked by the Dice score the parts that reached them could give — so a short
+name is not crowded out by longer names sharing its common parts — and the best
+``max_candidates``, plus every listed name equal to the query, are scored in full
+(``screening_names.align``). A match resting on little information (few, short or common parts)
+is damped unless it is the listed name itself; then the qualifiers apply
+(``screening_names.qualify``). Part weights fall with how common a part is on the lists
+(``mohammad`` counts less than a rare surname).
 """
 
 from __future__ import annotations
@@ -23,15 +28,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from compliance_shield.domain.screening import Feature, ListEntity, NameMatch, NameQuery
-from compliance_shield.domain.screening_names import (
-    LOW_WEIGHT_TOKENS,
-    align,
-    phonetic,
-    qualify,
-    spelling,
-    token_weight,
-    tokens,
-)
+from compliance_shield.domain.screening_names import align, qualify, token_weight
+from compliance_shield.domain.screening_normalize import LOW_WEIGHT_TOKENS, phonetic, spelling, tokens
 
 #: a token found in this many names (or fewer) weighs fully; each tenfold more costs COMMON_STEP
 RARE_DF = 5
