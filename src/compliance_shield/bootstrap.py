@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import warnings
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,16 +17,16 @@ from typing import Any
 
 import asyncpg
 import httpx
-import orjson
 import structlog
 
 from compliance_shield.adapters.chain.certificates import CertificateSigner
 from compliance_shield.db import json_text, ledger_queries
 from compliance_shield.db.migrate import upgrade
+from compliance_shield.domain import encoding
 from compliance_shield.providers import Providers, build_providers
 from compliance_shield.reference_data import load_country_lists
 from compliance_shield.services.certificates import CertificateService
-from compliance_shield.services.decide import DecisionService
+from compliance_shield.services.checks.service import DecisionService
 from compliance_shield.services.heap import freeze_long_lived, freeze_survivors
 from compliance_shield.services.kyc import KycService
 from compliance_shield.services.lists import ListService
@@ -42,14 +43,22 @@ log = structlog.get_logger(__name__)
 
 
 def embedded_database_url(data_dir: Path) -> str:
-    """Start (or attach to) the embedded PostgreSQL server and return its URL."""
-    import pgserver  # imported lazily: production never loads it
+    """Start (or attach to) the embedded PostgreSQL server and return its URL.
 
-    pgdata = (data_dir / "postgres").resolve()
-    pgdata.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(  # type: ignore[attr-defined]
-        str(pgdata), cleanup_mode=None
-    )
+    Every process that asks holds a handle on the server; the server stops when the last of them
+    exits (``serve`` and a ``seed`` run beside it share one server, and nothing outlives them).
+    """
+    with warnings.catch_warnings():
+        # without XDG_RUNTIME_DIR, platformdirs warns on import and falls back to /tmp/runtime-<uid>,
+        # which is where pgserver keeps its lock: the fallback is right, the warning is noise
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+        import pgserver  # imported lazily: production never loads it
+
+        pgdata = (data_dir / "postgres").resolve()
+        pgdata.mkdir(parents=True, exist_ok=True)
+        server = pgserver.get_server(  # type: ignore[attr-defined]
+            str(pgdata), cleanup_mode="stop"
+        )
     return str(server.get_uri())
 
 
@@ -65,7 +74,7 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         await conn.set_type_codec(
             kind,
             encoder=json_text,
-            decoder=orjson.loads,
+            decoder=encoding.loads,
             schema="pg_catalog",
         )
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import shutil
+import signal
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable
@@ -19,7 +19,9 @@ from rich.console import Console
 from rich.table import Table
 
 from compliance_shield.api.auth import ROLES, issue_token
+from compliance_shield.cli_chain import chain_app
 from compliance_shield.cli_lists import lists_app, worker_list_updater
+from compliance_shield.domain import encoding
 from compliance_shield.settings import Settings, load_settings
 
 app = typer.Typer(help="ComplianceShield: real-time compliance gate for tokenized-security transfers.")
@@ -30,6 +32,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(policy_app, name="policy")
 app.add_typer(worker_app, name="worker")
 app.add_typer(lists_app, name="lists")
+app.add_typer(chain_app, name="chain")
 worker_app.command("list-updater")(worker_list_updater)
 console = Console()
 
@@ -100,7 +103,7 @@ def seed(
     settings = _settings()
     url, _ = database_url(settings)
     upgrade(url)
-    console.print_json(json.dumps(_run(lambda: _seed(settings, url, investors, wallets_per_investor, tokens))))
+    console.print_json(encoding.dumps_text(_run(lambda: _seed(settings, url, investors, wallets_per_investor, tokens))))
 
 
 def _demo_banner(settings: Settings, summary: dict[str, Any] | None) -> None:
@@ -111,13 +114,17 @@ def _demo_banner(settings: Settings, summary: dict[str, Any] | None) -> None:
     typer.echo(f"URL:           {base}   (API docs: {base}/docs)")
     typer.echo(f"Bearer token:  {token}")
     if summary is not None:
-        body = json.dumps(summary["sample_transfer"])
+        body = encoding.dumps_text(summary["sample_transfer"])
         typer.echo("Try a transfer check:")
         typer.echo(
             f"curl -s -X POST {base}/v1/compliance/transfer-check -H 'Authorization: Bearer {token}' "
             f"-H 'Content-Type: application/json' -d '{body}'"
         )
     console.rule()
+
+
+def _exit_after_stop(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 @app.command()
@@ -154,6 +161,10 @@ def serve(
         # this serve's processes find each other here: each writes the tokens it owns
         peers_dir = Path(tempfile.mkdtemp(prefix="cs-writers-"))
         os.environ["WRITER_PEERS_DIR"] = str(peers_dir)
+    # uvicorn stops gracefully on SIGTERM, then raises the signal again with the handler found at
+    # start: a handler that exits (rather than the default, which kills the process) lets the
+    # clean-up below and the embedded PostgreSQL's stop (at exit) run, and exits with status 0
+    signal.signal(signal.SIGTERM, _exit_after_stop)
     try:
         uvicorn.run(
             "compliance_shield.api.asgi:app",
@@ -205,7 +216,7 @@ def replay(check_id: UUID) -> None:
     console.print(
         f"[red]differs[/red] {check_id}: stored engine {result.stored_engine_version}, now {result.engine_version}"
     )
-    console.print_json(json.dumps(result.differences, default=str))
+    console.print_json(encoding.dumps_text(result.differences))
     raise typer.Exit(1)
 
 
@@ -303,6 +314,14 @@ def worker_consumer() -> None:
 
     settings = _kafka_settings("Kafka consumer")
     _run(lambda: run_until_signalled(run_consumer(settings)))
+
+
+@app.command()
+def version() -> None:
+    """Print the installed version: the image of this release is compliance-shield-api:<version>."""
+    from importlib.metadata import version as installed_version
+
+    typer.echo(installed_version("compliance-shield"))
 
 
 def main() -> None:  # pragma: no cover

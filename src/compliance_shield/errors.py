@@ -1,6 +1,7 @@
 """One error tree. Every error carries a stable ``code`` and an HTTP ``status``.
 
-    ComplianceShieldError (500 INTERNAL)
+    ComplianceShieldError (500 INTERNAL_ERROR)           a failure a retry will not cure (a bug);
+    │                                                    ``details.error_id`` is on the log line
     ├── ValidationFailed (422 VALIDATION_FAILED)        a field of a request is invalid
     │   ├── PolicyInvalid (422 POLICY_INVALID)           a policy document is invalid
     │   └── ListInvalid (422 LIST_INVALID)               a sanctions list file is malformed
@@ -9,8 +10,11 @@
     ├── NotFound (404 NOT_FOUND)                         an entity does not exist
     ├── Conflict (409 CONFLICT)                          state forbids the change
     │   └── IdempotencyKeyReused (409 IDEMPOTENCY_KEY_REUSED)
-    └── ServiceUnavailable (503 SERVICE_UNAVAILABLE)     a decision could not be recorded durably
+    └── ServiceUnavailable (503 SERVICE_UNAVAILABLE)     the database is unreachable: a retry can help
         └── Overloaded (503 OVERLOADED)                  too many checks waiting: refused at once
+
+Only ``ServiceUnavailable`` is answered with ``Retry-After``: it is the one failure that a retry
+can cure. Anything else unexpected is a 500 with an error id, never "retry later".
 
 A REJECTED transfer is a result, not an error. One renderer in ``api/errors.py`` turns these
 into ``{"error": {"code", "message", "details"}}``.
@@ -18,17 +22,31 @@ into ``{"error": {"code", "message", "details"}}``.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 
 class ComplianceShieldError(Exception):
-    code = "INTERNAL"
+    code = "INTERNAL_ERROR"
     status = 500
 
     def __init__(self, message: str, *, details: Any = None) -> None:
         super().__init__(message)
         self.message = message
         self.details = details
+
+
+def new_error_id() -> str:
+    """An id for one unexpected failure: in the answer's ``details.error_id`` and on its log line."""
+    return uuid.uuid4().hex
+
+
+class InternalError(ComplianceShieldError):
+    """A failure that will recur on retry (a bug, a value the database refuses). Logged with its id."""
+
+    def __init__(self, message: str = "internal error", *, error_id: str | None = None) -> None:
+        self.error_id = error_id or new_error_id()
+        super().__init__(message, details={"error_id": self.error_id})
 
 
 class ValidationFailed(ComplianceShieldError):
@@ -89,8 +107,15 @@ class IdempotencyKeyReused(Conflict):
 
 
 class ServiceUnavailable(ComplianceShieldError):
+    """The database (or another dependency a retry can wait out) is unavailable: nothing was
+    recorded; answered with ``Retry-After: retry_after``."""
+
     code = "SERVICE_UNAVAILABLE"
     status = 503
+
+    def __init__(self, message: str, *, retry_after: int = 1, details: Any = None) -> None:
+        super().__init__(message, details=details)
+        self.retry_after = retry_after
 
 
 class Overloaded(ServiceUnavailable):
@@ -98,7 +123,3 @@ class Overloaded(ServiceUnavailable):
     recorded); the caller should retry after ``retry_after`` seconds (HTTP ``Retry-After``)."""
 
     code = "OVERLOADED"
-
-    def __init__(self, message: str, *, retry_after: int = 1, details: Any = None) -> None:
-        super().__init__(message, details=details)
-        self.retry_after = retry_after

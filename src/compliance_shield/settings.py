@@ -10,7 +10,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Self
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from compliance_shield.domain.values import BlockchainType
@@ -26,9 +26,11 @@ class AppEnv(StrEnum):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False, populate_by_name=True)
 
-    app_env: AppEnv = AppEnv.DEVELOPMENT
+    #: the environment's name: APP_ENV, or the deployment guide's NODE_ENV when APP_ENV is unset
+    app_env: AppEnv = Field(default=AppEnv.DEVELOPMENT, validation_alias=AliasChoices("APP_ENV", "NODE_ENV"))
+    #: any case (the guide sets ``info``); stored upper-case
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$")
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
@@ -137,6 +139,31 @@ class Settings(BaseSettings):
     #: how often objects that have survived a young collection are frozen out of full GC passes
     #: (0: only once, after start-up); see ``services/heap.py``
     gc_freeze_interval_seconds: int = Field(default=10, ge=0, le=3600)
+
+    @field_validator("app_env", mode="before")
+    @classmethod
+    def _env_name_any_case(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level_any_case(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _capabilities_are_configured(self) -> Self:
+        """A setting that turns on a capability needs what the capability runs on: refuse at start
+        rather than run without it and say nothing."""
+        needs = (
+            ("ENABLE_AI_REASONING", self.enable_ai_reasoning, "GROK_API_KEY", self.grok_api_key),
+            ("BALLERINE_BASE_URL", self.ballerine_base_url, "BALLERINE_API_KEY", self.ballerine_api_key),
+            ("MARBLE_API_KEY", self.marble_api_key, "MARBLE_SCENARIO_ID", self.marble_scenario_id),
+            ("MARBLE_SCENARIO_ID", self.marble_scenario_id, "MARBLE_API_KEY", self.marble_api_key),
+        )
+        for name, wanted, needed, present in needs:
+            if wanted and not present:
+                raise ValueError(f"{name} is set but {needed} is not: set {needed} or unset {name}")
+        return self
 
     @model_validator(mode="after")
     def _production_needs_real_secret(self) -> Self:

@@ -1,6 +1,6 @@
-"""Sanctions lists as versioned data: imports of the real files, one transaction per version,
-address screening from memory on the check path, the ``lists`` commands and ``lists update``
-against a local HTTP server serving the published files."""
+"""Sanctions lists as versioned data: imports of the real files (excerpts: ``tests/fixtures/sanctions``),
+one transaction per version, address screening from memory on the check path, the ``lists``
+commands and ``lists update`` against a local HTTP server serving the published files."""
 
 from __future__ import annotations
 
@@ -26,16 +26,14 @@ from compliance_shield.errors import ListInvalid
 
 pytestmark = pytest.mark.integration
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "sanctions"
+DATA = Path(__file__).resolve().parents[1] / "fixtures" / "sanctions"
 TORNADO = "0x8589427373D6D84E98730D7795D8f6f8731FDA16"  # OFAC SDN, ETH (ofac-crypto files)
 ANDREYEV_ETH = "0x8576aCC5C05D6Ce88f4e49bf65BdF0C62F91353C"  # in the SDN remarks of entry 29703
 runner = CliRunner()
 
 
 def files(folder: str, suffix: str | None = None) -> dict[str, bytes]:
-    path = DATA / folder
-    assert path.is_dir(), f"the shared list data is missing: {path}"
-    return {p.name: p.read_bytes() for p in path.iterdir() if suffix is None or p.suffix == suffix}
+    return {p.name: p.read_bytes() for p in (DATA / folder).iterdir() if suffix is None or p.suffix == suffix}
 
 
 async def _active(conn: asyncpg.Connection | Any, source: str) -> asyncpg.Record:
@@ -46,10 +44,10 @@ async def _active(conn: asyncpg.Connection | Any, source: str) -> asyncpg.Record
 
 async def test_ofac_csv_set_imports_as_one_version_with_counts(container: Container) -> None:
     result = await container.lists.import_files(
-        "ofac-sdn", files("ofac-sdn"), actor="test", published_on=date(2021, 7, 15), origin="shared data"
+        "ofac-sdn", files("ofac-sdn"), actor="test", published_on=date(2021, 7, 15), origin="test fixtures"
     )
     assert result.status in ("imported", "unchanged")  # another test may have imported it already
-    assert (result.entity_count, result.name_count, result.address_count) == (8976, 20884, 97)
+    assert (result.entity_count, result.name_count, result.address_count) == (11, 32, 56)
     async with container.pool.acquire() as conn:
         version = await _active(conn, "ofac-sdn")
         assert version["label"] == result.label
@@ -57,7 +55,7 @@ async def test_ofac_csv_set_imports_as_one_version_with_counts(container: Contai
         assert version["content_hash"].startswith("sha256:")
         assert await conn.fetchval(
             "SELECT count(*) FROM sanctions_list_entities WHERE version_id = $1", version["id"]
-        ) == 8976  # fmt: skip
+        ) == 11  # fmt: skip
         stored = await conn.fetchrow(
             "SELECT name, kind, aliases, nationalities FROM sanctions_list_entities WHERE version_id = $1 AND uid = $2",
             version["id"],
@@ -194,7 +192,7 @@ async def test_lists_import_and_versions_commands(cli_env: None) -> None:
 
 @pytest.fixture
 def publisher() -> Iterator[str]:
-    """A local HTTP server publishing the shared list files (the stand-in for the publishers)."""
+    """A local HTTP server publishing the fixture list files (the stand-in for the publishers)."""
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(DATA))
     handler.log_message = lambda *args: None  # type: ignore[attr-defined]
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -217,7 +215,7 @@ async def test_lists_update_downloads_and_imports(cli_env: None, publisher: str,
     assert "ofac-sdn:" in updated.output
     async with container.pool.acquire() as conn:
         version = await _active(conn, "ofac-sdn")
-        assert version["entity_count"] == 8976
+        assert version["entity_count"] == 11
     missing = await _invoke("lists", "update", f"--url=un={publisher}/un/missing.xml")
     assert missing.exit_code == 1
     assert "SERVICE_UNAVAILABLE" in missing.output

@@ -24,7 +24,7 @@ from compliance_shield.settings import Settings
 
 pytestmark = pytest.mark.integration
 
-UN_XML = Path(__file__).resolve().parents[3] / "shared" / "data" / "sanctions" / "un" / "UN_consolidated.xml"
+UN_XML = Path(__file__).resolve().parents[1] / "fixtures" / "sanctions" / "un" / "UN_consolidated.xml"
 RULES = [{"rule": "sanctioned_party"}, {"rule": "sufficient_balance"}]
 runner = CliRunner()
 

@@ -24,7 +24,7 @@ from compliance_shield.services.snapshot import Snapshot
 
 pytestmark = pytest.mark.integration
 
-UN_XML = Path(__file__).resolve().parents[3] / "shared" / "data" / "sanctions" / "un" / "UN_consolidated.xml"
+UN_XML = Path(__file__).resolve().parents[1] / "fixtures" / "sanctions" / "un" / "UN_consolidated.xml"
 SIZE = DataSetSize(investors=300, wallets_per_investor=2, tokens=8)
 runner = CliRunner()
 

@@ -35,9 +35,12 @@ async def test_private_placement_refuses_the_201st_holder(
     seller, seller_address = await make_party(client, admin)
     await hold(client, admin, token["id"], seller["id"], 1_000_000)
 
+    holders: list[str] = []
+
     async def holder() -> None:
-        investor, _ = await make_party(client, admin)
+        investor, address = await make_party(client, admin)
         await hold(client, admin, token["id"], investor["id"], 100)
+        holders.append(address)
 
     for _ in range(0, 199, 20):  # the seller plus 199 others: 200 holders
         await asyncio.gather(*(holder() for _ in range(min(20, 199 - _))))
@@ -50,6 +53,18 @@ async def test_private_placement_refuses_the_201st_holder(
     # a QIB is outside the s.42 count and may still come in
     _, qib = await make_party(client, admin, category="qib", type="entity")
     assert (await _check(client, checker, transfer(token["id"], seller_address, qib, 10)))["status"] == "APPROVED"
+    # a holder who sells part of its units to a newcomer would make 201 holders ...
+    partial = await _check(client, checker, transfer(token["id"], holders[0], newcomer, 50, travel_rule=TRAVEL_RULE))
+    assert partial["status"] == "REJECTED"
+    assert "MAX_HOLDERS_EXCEEDED" in _codes(partial)
+    # ... one who sells all of them leaves the register: the newcomer takes its place
+    whole = await _check(client, checker, transfer(token["id"], holders[1], newcomer, 100, travel_rule=TRAVEL_RULE))
+    assert whole["status"] == "APPROVED", whole["reasons"]
+    # until that transfer settles, its seller still counts: no one else may come in meanwhile
+    _, another = await make_party(client, admin)
+    late = await _check(client, checker, transfer(token["id"], holders[2], another, 100, travel_rule=TRAVEL_RULE))
+    assert late["status"] == "REJECTED"
+    assert "MAX_HOLDERS_EXCEEDED" in _codes(late)
 
 
 async def _aif(client: httpx.AsyncClient, admin: Headers) -> tuple[dict[str, Any], str]:

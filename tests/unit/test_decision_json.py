@@ -41,7 +41,7 @@ def test_trace_details_become_json_native_values() -> None:
         "params": {"min_value": "10000000"},
         "details": {
             "value": "5000000.00",
-            "at": "2026-03-02T10:00:00+00:00",
+            "at": "2026-03-02T10:00:00Z",
             "day": "2026-03-02",
             "investor": "00000000-0000-4000-8000-000000000001",
             "result": "fail",

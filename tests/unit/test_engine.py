@@ -230,8 +230,8 @@ def test_real_rules_trace_their_parameters() -> None:
         ("pep_review", RuleResult.REVIEW),
         ("max_balance", RuleResult.FAIL),
     ]
-    assert decision.rules[2].params == {"max_amount": 5}
-    assert decision.rules[2].details == {"resulting_balance": 10}
+    assert decision.rules[2].params == {"max_amount": "5"}  # amounts are decimal strings
+    assert decision.rules[2].details == {"resulting_balance": "10"}
     assert decision.risk_score == 100
 
 

@@ -1,4 +1,5 @@
-"""The list importers against the real published files in the shared data folder, a small
+"""The list importers against excerpts of the real published files (``tests/fixtures/sanctions``:
+whole rows and elements of the OFAC and UN lists, cut by ``scripts/list_excerpts.py``), a small
 ``SDN.XML`` built from OFAC's documented schema, and malformed inputs of every format."""
 
 from __future__ import annotations
@@ -17,13 +18,11 @@ from compliance_shield.domain.addresses import InvalidAddress, normalize_any, tr
 from compliance_shield.domain.screening import EntityKind, ParsedList
 from compliance_shield.errors import ListInvalid
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "sanctions"
+DATA = Path(__file__).resolve().parents[1] / "fixtures" / "sanctions"
 
 
 def _folder(name: str, suffix: str | None = None) -> dict[str, bytes]:
-    folder = DATA / name
-    assert folder.is_dir(), f"the shared list data is missing: {folder}"
-    return {p.name: p.read_bytes() for p in folder.iterdir() if suffix is None or p.suffix == suffix}
+    return {p.name: p.read_bytes() for p in (DATA / name).iterdir() if suffix is None or p.suffix == suffix}
 
 
 @pytest.fixture(scope="module")
@@ -41,15 +40,17 @@ def un() -> ParsedList:
 
 def test_ofac_csv_set_counts(sdn: ParsedList) -> None:
     assert sdn.format == "ofac-csv"
-    assert len(sdn.entities) == 8976
+    assert len(sdn.entities) == 11
     assert Counter(e.kind for e in sdn.entities) == {
-        EntityKind.INDIVIDUAL: 4620,
-        EntityKind.ENTITY: 3673,
-        EntityKind.VESSEL: 406,
-        EntityKind.AIRCRAFT: 277,
+        EntityKind.INDIVIDUAL: 6,
+        EntityKind.ENTITY: 3,
+        EntityKind.VESSEL: 1,
+        EntityKind.AIRCRAFT: 1,
     }
-    assert sdn.name_count == 8976 + 11910 - 2  # alt.csv rows are aliases; two repeat within their entry
-    assert len({a.address for a in sdn.addresses}) == 95
+    assert sdn.name_count == 11 + 22 - 1  # alt.csv rows are aliases; one repeats within its entry (8407)
+    (shanab,) = (e for e in sdn.entities if e.uid == "8407")
+    assert len(shanab.aliases) == 7
+    assert len({a.address for a in sdn.addresses}) == 56  # all in remarks, of four entries
     assert sdn.published_on is None  # the CSV set carries no date: given on import
 
 
@@ -58,7 +59,7 @@ def test_ofac_csv_known_entries(sdn: ParsedList) -> None:
     bank = entities["306"]
     assert (bank.name, bank.kind, bank.programmes) == ("BANCO NACIONAL DE CUBA", EntityKind.ENTITY, ("CUBA",))
     assert "NATIONAL BANK OF CUBA" in bank.aliases
-    assert "CH" in bank.countries  # add.csv: Zurich
+    assert bank.countries == ("CH", "ES", "JP", "PA")  # add.csv: Zurich, Madrid, Tokyo, Panama City
     tian = entities["28263"]
     assert tian.name == "TIAN, Yinyin"
     assert tian.dates_of_birth == ("1986-07-12",)
@@ -68,6 +69,9 @@ def test_ofac_csv_known_entries(sdn: ParsedList) -> None:
     gaddafi = entities["12628"]
     assert "GADHAFI, Mohammed" in gaddafi.aliases
     assert gaddafi.countries == ("LY",)  # POB Tripoli, Libya
+    assert (entities["4243"].kind, entities["15431"].kind) == (EntityKind.VESSEL, EntityKind.AIRCRAFT)
+    # several dates of birth in the remarks, the last ones in the part cut into sdn_comments.csv
+    assert entities["12300"].dates_of_birth == ("1965-05-13", "1968-04-13", "1964-07-07")
 
 
 def test_ofac_remarks_addresses_including_those_cut_into_sdn_comments(sdn: ParsedList) -> None:
@@ -80,6 +84,8 @@ def test_ofac_remarks_addresses_including_those_cut_into_sdn_comments(sdn: Parse
     assert ("ETH", "0x8576acc5c05d6ce88f4e49bf65bdf0c62f91353c") in by_entity["29703"]
     assert ("ZEC", "t1WSKwCDL1QYRRUrCCknEs5tDLhtGVYu9KM") in by_entity["29703"]
     assert ("ETH", "0x7db418b5d567a4e0e8c59ad71be1fce48f3e6107") in by_entity["30518"]
+    assert ("BCH", "18M8bJWMzWHDBMxoLqjHHAffdRy4SrzkfB") in by_entity["30518"]
+    assert set(by_entity) == {"28263", "28264", "29703", "30518"}  # no address is left without its entry
 
 
 @pytest.mark.parametrize(
@@ -181,14 +187,20 @@ def test_malformed_or_unsafe_ofac_xml_is_refused(data: bytes, message: str) -> N
 
 def test_ofac_crypto_files() -> None:
     parsed = parse_list("ofac-crypto", _folder("ofac-crypto", ".txt"))
-    assert len(parsed.addresses) == 654  # one line each
-    assert len({a.address for a in parsed.addresses}) == 641  # some addresses are filed under several assets
+    assert len(parsed.addresses) == 29  # one line each
+    assert len({a.address for a in parsed.addresses}) == 22  # some addresses are filed under several assets
     assets = Counter(a.asset for a in parsed.addresses)
-    assert (assets["ETH"], assets["XBT"], assets["TRX"]) == (152, 435, 6)
+    assert (assets["ETH"], assets["XBT"], assets["TRX"], assets["USDT"]) == (7, 4, 2, 4)
+    assert {a.asset for a in parsed.addresses if a.address == "0x983a81ca6fb1e441266d2fbcb7d8e530ac2e05a2"} == {
+        "ETH", "USDC", "USDT"
+    }  # fmt: skip
     keys = {a.address for a in parsed.addresses}
     assert "0x8589427373d6d84e98730d7795d8f6f8731fda16" in keys  # Tornado Cash, stored lower-case
     assert "TBHTJqAy4DhHhmT3dNceJYNRz4SdLofLre" in keys  # Tron base58 keeps its case
+    assert "TEAqwfMhXLaomXhZ8KeMhx3njGmQEDnsUR" in keys  # a Tron address filed under USDT
     assert "qpf2cphc5dkuclkqur7lhj2yuqq9pk3hmukle77vhq" in keys  # BCH cashaddr
+    assert "bc1q05aktddf9ce4p7hh3stgsf253m4vweu7nkhtmw" in keys  # bech32
+    assert "5be5543ff73456ab9f2d207887e2af87322c651ea1a873c5b25b7ffae456c320" in keys  # Monero, hex
     # the JSON twins hold the same addresses
     both = parse_list("ofac-crypto", _folder("ofac-crypto"))
     assert {(a.asset, a.address) for a in both.addresses} == {(a.asset, a.address) for a in parsed.addresses}
@@ -216,7 +228,8 @@ def test_malformed_crypto_files_are_refused(files: dict[str, bytes], field: str)
 def test_un_consolidated_list(un: ParsedList) -> None:
     assert un.format == "un-xml"
     assert un.published_on == date(2026, 2, 27)
-    assert Counter(e.kind for e in un.entities) == {EntityKind.INDIVIDUAL: 730, EntityKind.ENTITY: 273}
+    assert Counter(e.kind for e in un.entities) == {EntityKind.INDIVIDUAL: 7, EntityKind.ENTITY: 2}
+    assert un.name_count == 40
     entities = {e.uid: e for e in un.entities}
     frank = entities["CDi.002"]  # the UN reference number is the entry's uid (DATAID 6907994)
     assert frank.name == "FRANK KAKOLELE BWAMBALE"
@@ -227,6 +240,12 @@ def test_un_consolidated_list(un: ParsedList) -> None:
     assert hikmat.dates_of_birth == ("1934",)
     assert hikmat.aliases == ("حكمت مزبان إبراهيم العزاوي",)  # the name in its original script
     assert entities["CDe.006"].kind is EntityKind.ENTITY  # M23
+    assert entities["QDe.004"].aliases[-1] == "القاعدة"  # AL-QAIDA: an entity's name in Arabic script
+    # Low quality aliases ("Rumuli"; "Chief Kahwa", "Kawa") are left out
+    assert entities["CDi.003"].aliases == ("Byiringiro Victor Rumuli", "Victor Rumuri", "Michel Byiringiro")
+    assert not {"Rumuli", "“Kawa”", "“Chief Kahwa”"} & set(entities["CDi.009"].aliases + entities["CDi.003"].aliases)
+    assert entities["CDi.009"].dates_of_birth == ("1973-08-20",)  # an exact DATE
+    assert entities["CDi.030"].dates_of_birth == ("1973", "1974")  # FROM_YEAR … TO_YEAR
 
 
 def test_un_xml_errors() -> None:

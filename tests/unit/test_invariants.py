@@ -67,3 +67,30 @@ def test_every_reason_code_has_a_restriction_code_and_a_message() -> None:
     numbers = list(RESTRICTION_CODES.values())
     assert len(set(numbers)) == len(numbers)
     assert all(1 <= n <= 255 for n in numbers)
+
+
+#: the one module that may call a JSON library; the others go through it (amounts of any size stay
+#: exact, decimals stay plain), with the one reason for an exception each
+JSON_CODEC = "domain/encoding.py"
+JSON_EXCEPTIONS = {
+    # writes Solidity string literals: Python's ASCII-escaped JSON strings are valid Solidity escapes
+    "adapters/chain/codegen.py": "json.dumps",
+}
+JSON_CALL = re.compile(r"\b(orjson|json|ujson|simplejson|rapidjson)\.(dumps?|loads?|Fragment)\b")
+#: serializers that bypass the codec's handling of wide integers and decimals
+MODEL_JSON = re.compile(r"\.model_dump_json\(|json\.JSONEncoder")
+
+
+def test_every_json_writer_and_reader_uses_the_one_codec() -> None:
+    offenders = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        relative = str(path.relative_to(PACKAGE))
+        if relative == JSON_CODEC:
+            continue
+        source = path.read_text()
+        calls = {m.group(0) for m in JSON_CALL.finditer(source)} | {m.group(0) for m in MODEL_JSON.finditer(source)}
+        allowed = JSON_EXCEPTIONS.get(relative)
+        calls -= {allowed} if allowed else set()
+        if calls:
+            offenders.append(f"{relative}: {sorted(calls)}")
+    assert offenders == []

@@ -115,7 +115,7 @@ def test_breach_names_the_window() -> None:
     trace = run_rule("transfer_limit", params, history((MINUTES, 10)))
     assert trace.details["breaches"] == [
         {"window": "1h", "window_seconds": HOUR, "limit": "count", "value": 2, "max": 1},
-        {"window": "1d", "window_seconds": DAY, "limit": "amount", "value": 20, "max": 15},
+        {"window": "1d", "window_seconds": DAY, "limit": "amount", "value": "20", "max": "15"},
     ]
     assert trace.message == "1h transfer count would be 2, above 1; 1d transfer amount would be 20, above 15"
 

@@ -61,6 +61,18 @@ def holders(count: int, **position: Any) -> Facts:
     return make_facts(receiver=receiver, token_state=state)
 
 
+def leaving(count: int, sender_category: str = "retail", amount: int = 1_000, **sender: Any) -> Facts:
+    """``holders(count)`` with a sender holding 1,000 units that sends ``amount`` to a new receiver."""
+    state = TokenStateFacts(holder_count=count + 30, holder_count_by_category={"retail": count, "qib": 30})
+    investor = make_investor("Asha Rao", category=sender_category)
+    return make_facts(
+        sender=make_sender(investor, **sender),
+        receiver=make_receiver(make_investor("Vikram Shah")),
+        token_state=state,
+        amount=amount,
+    )
+
+
 def owner(category: str, held: int = 0, amount: int = 10, **facts: Any) -> Facts:
     """A receiver of ``category`` holding ``held`` of a 1,000-unit token, buying ``amount``."""
     receiver = make_receiver(make_investor("Vikram Shah", category=category), balance=held)
@@ -257,6 +269,38 @@ CASES = [
         id="holders-exempt-counted-without-exemption",
     ),
     pytest.param("max_holders", CAP, make_facts(transfer_type=REDEMPTION), NA, None, id="holders-redemption"),
+    # at the cap, a sender that leaves the register with this transfer makes room for its receiver
+    pytest.param("max_holders", CAP, leaving(200), PASS, None, id="holders-sender-leaves"),
+    pytest.param(
+        "max_holders", CAP, leaving(201), FAIL, ReasonCode.MAX_HOLDERS_EXCEEDED, id="holders-over-cap-already"
+    ),
+    pytest.param(
+        "max_holders", CAP, leaving(200, amount=999), FAIL, ReasonCode.MAX_HOLDERS_EXCEEDED, id="holders-sender-stays"
+    ),
+    pytest.param(
+        "max_holders",
+        CAP,
+        leaving(200, amount=600, reserved_out=400),
+        PASS,
+        None,
+        id="holders-sender-leaves-after-its-reservations",
+    ),
+    pytest.param(
+        "max_holders",
+        CAP,
+        leaving(200, reserved_in=5),
+        FAIL,
+        ReasonCode.MAX_HOLDERS_EXCEEDED,
+        id="holders-sender-has-tokens-on-the-way",
+    ),
+    pytest.param(
+        "max_holders",
+        CAP,
+        leaving(200, sender_category="qib"),
+        FAIL,
+        ReasonCode.MAX_HOLDERS_EXCEEDED,
+        id="holders-exempt-sender-frees-no-counted-place",
+    ),
     # max_balance
     pytest.param("max_balance", {"max_amount": 100}, owner("retail", 90), PASS, None, id="max-balance-reached"),
     pytest.param(
@@ -397,7 +441,7 @@ def test_token_rule(
 
 def test_lockup_names_next_unlock() -> None:
     trace = run_rule("lockup", {"holding_period_days": 365}, lots_sender(amount=120))
-    assert trace.details["free"] == 100
+    assert trace.details["free"] == "100"
     assert trace.details["next_unlock"] == (NOW - timedelta(days=10) + timedelta(days=365)).isoformat()
     assert trace.message.startswith("sender may move 100 units held at least 365 days, not 120")
 
@@ -417,7 +461,7 @@ def test_max_holders_details() -> None:
 
 def test_ownership_breach_details() -> None:
     trace = run_rule("max_ownership_pct", NRI, owner("nri", 50))
-    assert trace.details["breaches"] == [{"holder": "receiver (nri)", "units": 60, "pct": "6.0000", "limit_pct": "5"}]
+    assert trace.details["breaches"] == [{"holder": "receiver (nri)", "units": "60", "pct": "6.0000", "limit_pct": "5"}]
     assert trace.message == "receiver (nri) would hold 6.00% of PVTX, above the 5% limit"
 
 

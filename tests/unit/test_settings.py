@@ -53,3 +53,53 @@ def test_invalid_values_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PORT", "not-a-port")
     with pytest.raises(ValidationError, match="port"):
         Settings()
+
+
+def test_node_env_names_the_environment_when_app_env_is_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("APP_ENV", raising=False)
+    monkeypatch.setenv("NODE_ENV", "production")
+    monkeypatch.delenv("JWT_SECRET", raising=False)
+    # production guards run: the development secret is refused
+    with pytest.raises(ValidationError, match="JWT_SECRET"):
+        Settings()
+    monkeypatch.setenv("JWT_SECRET", REAL_SECRET)
+    monkeypatch.setenv("DATABASE_URL", "postgresql://db/cs")
+    assert Settings().app_env is AppEnv.PRODUCTION
+
+
+def test_app_env_wins_over_node_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("APP_ENV", "test")
+    monkeypatch.setenv("NODE_ENV", "production")
+    assert Settings().app_env is AppEnv.TEST
+
+
+@pytest.mark.parametrize(("given", "stored"), [("info", "INFO"), ("Warning", "WARNING"), (" debug ", "DEBUG")])
+def test_log_level_in_any_case(monkeypatch: pytest.MonkeyPatch, given: str, stored: str) -> None:
+    monkeypatch.setenv("LOG_LEVEL", given)
+    monkeypatch.setenv("APP_ENV", "Development")
+    settings = Settings()
+    assert (settings.log_level, settings.app_env) == (stored, AppEnv.DEVELOPMENT)
+
+
+def test_an_unknown_log_level_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOG_LEVEL", "verbose")
+    with pytest.raises(ValidationError, match="log_level"):
+        Settings()
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"ENABLE_AI_REASONING": "true"}, "ENABLE_AI_REASONING is set but GROK_API_KEY is not"),
+        ({"BALLERINE_BASE_URL": "https://ballerine.example"}, "BALLERINE_BASE_URL is set but BALLERINE_API_KEY"),
+        ({"MARBLE_API_KEY": "k"}, "MARBLE_API_KEY is set but MARBLE_SCENARIO_ID"),
+        ({"MARBLE_SCENARIO_ID": "s"}, "MARBLE_SCENARIO_ID is set but MARBLE_API_KEY"),
+    ],
+)
+def test_a_capability_without_its_configuration_is_refused(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], message: str
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError, match=message):
+        Settings()

@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-import orjson
 from fastapi import FastAPI
 from starlette.responses import Response
 
@@ -36,6 +35,7 @@ from compliance_shield.api.errors import render_error
 from compliance_shield.api.routers.checks import batch_results, item_error
 from compliance_shield.api.schemas import CheckView, TransferCheckBatchIn, TransferCheckIn, check_out
 from compliance_shield.bootstrap import Container
+from compliance_shield.domain import encoding
 from compliance_shield.errors import ComplianceShieldError, Overloaded, ServiceUnavailable
 from compliance_shield.observability.metrics import CHECKS_FORWARDED
 
@@ -76,7 +76,7 @@ async def forward_if_owned_elsewhere(
     owner = peers.owner(token_id)
     if owner == peers.id:
         return None
-    fields = {"principal": principal, "key": key, "view": view, "body": orjson.Fragment(raw_body)}
+    fields = {"principal": principal, "key": key, "view": view, "body": encoding.Fragment(raw_body)}
     try:
         status, headers, body = await peers.forward(owner, fields)
     except PeerUnreachable:
@@ -122,7 +122,7 @@ async def batch_by_owner(
                 return
             else:
                 CHECKS_FORWARDED.labels("answered").inc(len(indexes))
-                answer = orjson.loads(content)
+                answer = encoding.loads(content)
                 part = answer["results"] if status == 200 else [{"status_code": status, **answer}] * len(indexes)
                 _place(results, indexes, part)
                 return

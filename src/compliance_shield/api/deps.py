@@ -8,10 +8,10 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-import orjson
 from fastapi import Request, Response
 
 from compliance_shield.bootstrap import Container
+from compliance_shield.domain import encoding
 from compliance_shield.errors import ValidationFailed
 
 
@@ -34,7 +34,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
 
 
 def json_response(content: Any, status_code: int = 200) -> Response:
-    """Serialize an already-shaped body with orjson, skipping FastAPI's response-model validation.
+    """Serialize an already-shaped body with the one encoder, skipping FastAPI's response-model validation.
 
     For the hot routes only: their bodies are built by ``check_out`` from rows the service wrote
     itself, and re-validating every trace line of a 1,000-item batch cost more than deciding it.
@@ -46,4 +46,4 @@ def json_response(content: Any, status_code: int = 200) -> Response:
 
 def json_bytes(content: Any) -> bytes:
     """The JSON of an answer body (see ``json_response``)."""
-    return orjson.dumps(content, default=str, option=orjson.OPT_UTC_Z)
+    return encoding.dumps(content)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import asyncpg
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from compliance_shield.errors import ComplianceShieldError, Overloaded
+from compliance_shield.db import DATABASE_UNAVAILABLE
+from compliance_shield.errors import ComplianceShieldError, ServiceUnavailable, new_error_id
 
 log = structlog.get_logger(__name__)
 
@@ -53,10 +53,10 @@ async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
 
 def _domain_response(exc: ComplianceShieldError) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-    if isinstance(exc, Overloaded):
+    if isinstance(exc, ServiceUnavailable):
         headers = {"Retry-After": str(exc.retry_after)}
     if exc.status >= 500:
-        log.warning("request.failed", code=exc.code, message=exc.message)
+        log.warning("request.failed", code=exc.code, message=exc.message, details=exc.details)
     return JSONResponse(error_body(exc.code, exc.message, exc.details), status_code=exc.status, headers=headers)
 
 
@@ -79,23 +79,21 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
 
 
-#: failures of the database link: the request may be retried, nothing was recorded
-_UNAVAILABLE = (OSError, TimeoutError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
-                asyncpg.CannotConnectNowError)  # fmt: skip
-
-
 async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
     return _unexpected_response(exc)
 
 
 def _unexpected_response(exc: Exception) -> JSONResponse:
-    if isinstance(exc, _UNAVAILABLE):
+    if isinstance(exc, DATABASE_UNAVAILABLE):
         log.warning("request.database_unavailable", error=repr(exc))
         return JSONResponse(
-            error_body("SERVICE_UNAVAILABLE", "the database is unavailable; retry later"), status_code=503
+            error_body("SERVICE_UNAVAILABLE", "the database is unavailable; retry later"),
+            status_code=503,
+            headers={"Retry-After": "1"},
         )
-    log.exception("request.unexpected_error", error=repr(exc))
-    return JSONResponse(error_body("INTERNAL", "internal error"), status_code=500)
+    error_id = new_error_id()
+    log.error("request.unexpected_error", error=repr(exc), error_id=error_id, exc_info=exc)
+    return JSONResponse(error_body("INTERNAL_ERROR", "internal error", {"error_id": error_id}), status_code=500)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import email.message
 from typing import Any
 
-import orjson
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from pydantic import TypeAdapter, ValidationError
@@ -32,6 +31,7 @@ from compliance_shield.api.deps import json_response
 from compliance_shield.api.routers.checks import IdempotencyKey, View, batch_results
 from compliance_shield.api.schemas import TransferCheckBatchIn, TransferCheckIn, check_out
 from compliance_shield.bootstrap import Container
+from compliance_shield.domain import encoding
 
 CHECK_PATH = "/v1/compliance/transfer-check"
 BATCH_PATH = "/v1/compliance/transfer-check/batch"
@@ -70,8 +70,8 @@ async def _body(request: Request, model: TypeAdapter[Any], errors: list[dict[str
     data: Any = raw
     if _is_json(request.headers.get("content-type")):
         try:
-            data = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
+            data = encoding.loads(raw)
+        except encoding.InvalidJSON as exc:
             errors.append(
                 {"type": "json_invalid", "loc": ("body", exc.pos), "msg": "JSON decode error", "input": {},
                  "ctx": {"error": exc.msg}}

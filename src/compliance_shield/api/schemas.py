@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 from typing import Any, Generic, Literal, TypeVar
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from compliance_shield.domain.addresses import checksum, is_evm_address
+from compliance_shield.domain.encoding import PlainDecimal, PositiveBaseUnits
 from compliance_shield.domain.facts import TradingWindow, TravelRuleData
 from compliance_shield.domain.values import BlockchainType, Outcome, RuleResult, TransferType
-from compliance_shield.services.decide import request_hash
+from compliance_shield.services.checks.contract import request_hash
 from compliance_shield.services.gather import CheckRequest
-from compliance_shield.services.inputs import BaseUnits, EvmAddress
+from compliance_shield.services.inputs import EvmAddress
 
 
 class TransferCheckIn(BaseModel):
@@ -36,7 +36,7 @@ class TransferCheckIn(BaseModel):
 
     from_address: EvmAddress
     to_address: EvmAddress
-    amount: BaseUnits = Field(description="integer amount in base units, as a decimal string")
+    amount: PositiveBaseUnits
     token_id: UUID
     blockchain_type: BlockchainType
     transfer_type: TransferType = TransferType.SECONDARY
@@ -66,8 +66,6 @@ class TransferCheckIn(BaseModel):
 
     @model_validator(mode="after")
     def _sane(self) -> TransferCheckIn:
-        if self.amount <= 0:
-            raise ValueError("amount must be greater than zero")
         if self.from_address == self.to_address:
             raise ValueError("from_address and to_address must differ")
         return self
@@ -310,7 +308,7 @@ class TokenOut(BaseModel):
     decimals: int
     asset_type: str | None
     issuer: str | None
-    price_per_unit: Decimal | None
+    price_per_unit: PlainDecimal | None
     price_currency: str | None
     total_supply: str | None
     policy_id: UUID | None

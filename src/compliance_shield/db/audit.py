@@ -21,7 +21,6 @@ as strings.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,6 +28,8 @@ from typing import Any, TypeAlias
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
+
+from compliance_shield.domain import encoding
 
 AnyConnection: TypeAlias = asyncpg.Connection | PoolConnectionProxy
 
@@ -81,7 +82,7 @@ def _check_json_native(value: Any, path: str = "payload") -> None:
 
 
 def _canonical_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return encoding.canonical(value)
 
 
 def _iso_utc(moment: datetime) -> str:
@@ -217,7 +218,7 @@ async def _walk(conn: AnyConnection) -> VerifyResult:
             row["action"],
             row["entity_type"],
             row["entity_id"],
-            json.loads(row["payload"]),
+            encoding.loads(row["payload"]),
         )
         if row["hash"] != expected:
             return VerifyResult(

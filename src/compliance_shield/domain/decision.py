@@ -10,8 +10,7 @@ import functools
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
+from compliance_shield.domain import encoding
 from compliance_shield.domain.reasons import ReasonCode
 from compliance_shield.domain.values import Outcome, RuleResult
 
@@ -90,16 +89,10 @@ class Decision:
     engine_version: str
 
 
-def _fallback(value: Any) -> Any:
-    """JSON for the few types orjson does not write natively (decimals, sets)."""
-    if isinstance(value, set | frozenset):
-        return sorted(value, key=str)
-    return str(value)
-
-
 def _jsonable(value: Any) -> Any:
     """Rule details as JSON-native values (rules report dates, decimals, UUIDs, enums, sets).
 
-    orjson writes datetimes (ISO 8601), UUIDs and string enums natively and fast.
+    Through the one encoder: datetimes ISO 8601, UUIDs and enums as strings, decimals as plain
+    decimal strings, integers exact at any size.
     """
-    return orjson.loads(orjson.dumps(value, default=_fallback, option=orjson.OPT_NON_STR_KEYS))
+    return encoding.loads(encoding.dumps(value))

@@ -1,7 +1,8 @@
 """Everything a policy may look at, gathered before evaluation.
 
 Facts are plain, immutable and JSON-serializable: the decision stores them, and ``replay``
-re-evaluates from them. ``None`` for a piece of evidence means that its source was missing or
+re-evaluates from them. Amounts are :data:`~compliance_shield.domain.encoding.Units`: exact
+integers of any size, stored as decimal strings. ``None`` for a piece of evidence means that its source was missing or
 unavailable; rules that need it answer ``error`` (fail closed).
 """
 
@@ -14,6 +15,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from compliance_shield.domain.encoding import PlainDecimal, Units
 from compliance_shield.domain.screening import PartyScreening
 from compliance_shield.domain.values import (
     BlockchainType,
@@ -62,14 +64,14 @@ class Lot(_Frozen):
     """A parcel of a holding with the time it was acquired (for holding-period lock-ups)."""
 
     acquired_at: datetime
-    amount: int
+    amount: Units
 
 
 class PastTransfer(_Frozen):
     """An approved, not cancelled outgoing transfer of the sender in this token."""
 
     at: datetime
-    amount: int
+    amount: Units
 
 
 class PartyFacts(_Frozen):
@@ -82,9 +84,9 @@ class PartyFacts(_Frozen):
     address: str
     wallet: WalletFacts | None = None
     investor: InvestorFacts | None = None
-    balance: int = 0
-    reserved_out: int = 0
-    reserved_in: int = 0
+    balance: Units = 0
+    reserved_out: Units = 0
+    reserved_in: Units = 0
     lots: tuple[Lot, ...] = ()
     #: approved outgoing transfers in this token within the policy's longest look-back window
     recent_transfers: tuple[PastTransfer, ...] = ()
@@ -112,13 +114,13 @@ class TokenFacts(_Frozen):
     id: UUID
     symbol: str
     decimals: int = 0
-    price_per_unit: Decimal | None = None
+    price_per_unit: PlainDecimal | None = None
     price_currency: str | None = None
     paused: bool = False
     lockup_until: datetime | None = None
     trading_windows: tuple[TradingWindow, ...] = ()
     #: paid-up capital / units outstanding in base units; ownership % uses it when known
-    total_supply: int | None = None
+    total_supply: Units | None = None
 
 
 class TokenStateFacts(_Frozen):
@@ -130,9 +132,9 @@ class TokenStateFacts(_Frozen):
     holder_count: int = 0
     holder_count_by_category: dict[str, int] = Field(default_factory=dict)
     #: sum of settled balances plus reserved issuance
-    outstanding: int = 0
+    outstanding: Units = 0
     #: projected balance held per investor category
-    balance_by_category: dict[str, int] = Field(default_factory=dict)
+    balance_by_category: dict[str, Units] = Field(default_factory=dict)
 
 
 class SanctionsHit(_Frozen):
@@ -245,7 +247,7 @@ class TransferFacts(_Frozen):
     token_id: UUID
     from_address: str
     to_address: str
-    amount: int
+    amount: Units
     blockchain_type: BlockchainType
     transfer_type: TransferType = TransferType.SECONDARY
     travel_rule: TravelRuleData | None = None

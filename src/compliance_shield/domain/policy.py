@@ -8,7 +8,6 @@ reports *all* problems at once, each with its path (``rules[2].params.max_holder
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -17,6 +16,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from compliance_shield.domain import encoding
 from compliance_shield.domain.rules import REGISTRY, RuleDefinition
 from compliance_shield.domain.values import FailAction
 from compliance_shield.errors import PolicyInvalid
@@ -88,7 +88,7 @@ def _path(loc: tuple[int | str, ...], prefix: str = "") -> str:
 
 
 def canonical_json(data: Any) -> str:
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return encoding.canonical(data)
 
 
 def content_hash(document: PolicyDocument) -> str:

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 from pydantic import (
     AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
-    PlainSerializer,
     StringConstraints,
 )
 
 from compliance_shield.domain.addresses import InvalidAddress, normalize_any, normalize_evm
+from compliance_shield.domain.encoding import BaseUnits
 from compliance_shield.domain.facts import TradingWindow
 from compliance_shield.domain.values import (
     BlockchainType,
@@ -27,20 +26,6 @@ from compliance_shield.domain.values import (
     RiskRating,
     WalletStatus,
 )
-
-MAX_BASE_UNITS = 10**78 - 1
-
-
-def _parse_base_units(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise ValueError("must be a decimal string of base units (an integer, no decimals)")
-    text = str(value).strip()
-    if not text.isdigit() or not text.isascii():
-        raise ValueError("must be a non-negative integer in base units, written as a decimal string")
-    number = int(text)
-    if number > MAX_BASE_UNITS:
-        raise ValueError("is larger than 78 digits")
-    return number
 
 
 def _evm(value: str) -> str:
@@ -57,8 +42,6 @@ def _any_address(value: str) -> str:
         raise ValueError(str(exc)) from exc
 
 
-#: an amount of base units: accepted as a decimal string (or JSON integer), rendered as a string
-BaseUnits = Annotated[int, BeforeValidator(_parse_base_units), PlainSerializer(str, return_type=str)]
 EvmAddress = Annotated[str, AfterValidator(_evm)]
 AnyAddress = Annotated[str, StringConstraints(min_length=1, max_length=128), AfterValidator(_any_address)]
 CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]

@@ -63,8 +63,9 @@ class TokenSpec:
 DEMO_TOKENS = (
     TokenSpec("ACME-PP", "Acme Robotics Pvt Ltd — Series A CCPS", PP, Decimal("1000"), 0, 2_000_000),
     TokenSpec("ALPHA-AIF", "Alpha Credit Opportunities Fund (Cat II AIF) units", AIF, Decimal("100000"), 2, 50_000),
-    TokenSpec("METRO-SMR", "Metro Offices SM REIT units", SMR, Decimal("10000"), 0, 500_000),
-    TokenSpec("BHARAT-EQ", "Bharat Infra Ltd equity shares", EQ, Decimal("2500"), 0, 10_000_000),
+    # ERC-20's usual 18 decimals: supplies of 10**23 to 10**25 base units, beyond 64-bit integers
+    TokenSpec("METRO-SMR", "Metro Offices SM REIT units", SMR, Decimal("10000"), 18, 500_000),
+    TokenSpec("BHARAT-EQ", "Bharat Infra Ltd equity shares", EQ, Decimal("1000"), 18, 10_000_000),
 )
 #: further issuers on each template, added in turn (one per template per round) after the demo's
 MORE_TOKENS = (

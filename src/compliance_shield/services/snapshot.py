@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -24,6 +23,7 @@ import structlog
 
 from compliance_shield.db import Conn
 from compliance_shield.db import snapshot_queries as q
+from compliance_shield.domain import encoding
 from compliance_shield.domain.facts import (
     CountryLists,
     InvestorFacts,
@@ -96,7 +96,7 @@ def wallet_facts(row: asyncpg.Record) -> WalletFacts:
 def token_entry(row: asyncpg.Record) -> TokenEntry:
     windows = row["trading_windows"] or []
     if isinstance(windows, str):
-        windows = json.loads(windows)
+        windows = encoding.loads(windows)
     price = row["price_per_unit"]
     facts = TokenFacts(
         id=row["id"],
@@ -289,7 +289,7 @@ class Snapshot:
         self.stale = False
 
     def _on_notify(self, _conn: Any, _pid: int, _channel: str, payload: object) -> None:
-        message = json.loads(str(payload))
+        message = encoding.loads(str(payload))
         if message.get("key") is None:  # a TRUNCATE: reload everything
             self._lost.set()
             return

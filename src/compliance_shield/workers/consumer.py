@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-import orjson
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError
@@ -33,9 +32,10 @@ from pydantic import Field, ValidationError
 
 from compliance_shield.api.schemas import CheckOut, TransferCheckIn, check_out
 from compliance_shield.bootstrap import build_container
+from compliance_shield.domain import encoding
 from compliance_shield.errors import ComplianceShieldError, IdempotencyKeyReused, ServiceUnavailable
 from compliance_shield.observability.metrics import CONSUMER_MESSAGES, CONSUMER_RETRIES
-from compliance_shield.services.decide import DecisionService
+from compliance_shield.services.checks.service import DecisionService
 from compliance_shield.services.gather import CheckRequest
 from compliance_shield.settings import Settings
 from compliance_shield.workers.kafka import (
@@ -225,7 +225,9 @@ class TransferRequestConsumer:
         now = datetime.now(UTC)
         records = [r for tp in sorted(polled, key=lambda t: (t.topic, t.partition)) for r in polled[tp]]
         outcomes = await self._decide(records, now)
-        futures = [await producer.send(o.topic, orjson.dumps(o.value), key=o.key, headers=o.headers) for o in outcomes]
+        futures = [
+            await producer.send(o.topic, encoding.dumps(o.value), key=o.key, headers=o.headers) for o in outcomes
+        ]
         results = await asyncio.gather(*futures, return_exceptions=True)
         failed = [r for r in results if isinstance(r, BaseException)]
         if failed:

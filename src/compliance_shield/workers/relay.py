@@ -37,7 +37,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
-import orjson
 import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
@@ -47,6 +46,7 @@ from compliance_shield.bootstrap import connect, database_url
 from compliance_shield.db import Conn
 from compliance_shield.db import outbox as repo
 from compliance_shield.db.migrate import upgrade
+from compliance_shield.domain import encoding
 from compliance_shield.observability.metrics import RELAY_FAILURES, RELAY_LEADER, RELAY_PUBLISHED, RELAY_UNPUBLISHED
 from compliance_shield.services.outbox import CHANNEL
 from compliance_shield.settings import Settings
@@ -206,7 +206,7 @@ class OutboxRelay:
             appended = batch.builder.append(
                 timestamp=int(row["created_at"].timestamp() * 1000),
                 key=key,
-                value=orjson.dumps(row["payload"]),
+                value=encoding.dumps(row["payload"]),
                 headers=_headers(row),
             )
             if appended is None:  # the batch is full: this partition's later rows go next round

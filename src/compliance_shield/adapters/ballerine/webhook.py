@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from compliance_shield.adapters.ballerine.mapping import kyc_status
+from compliance_shield.domain import encoding
 from compliance_shield.domain.values import KycStatus
 from compliance_shield.errors import ValidationFailed
 
@@ -79,8 +79,8 @@ _FIELD_NAMES = {"event_name": "eventName", "correlation_id": "correlationId", "e
 def parse_event(body: bytes) -> KycEvent:
     """Map a (verified) webhook body; raise ``ValidationFailed`` naming the offending field."""
     try:
-        data: Any = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
+        data: Any = encoding.loads(body)
+    except encoding.InvalidJSON as exc:
         raise ValidationFailed(f"malformed JSON: {exc}", field="body") from exc
     if not isinstance(data, dict):
         raise ValidationFailed("the webhook body must be a JSON object", field="body")

@@ -12,11 +12,11 @@ import contextlib
 from collections.abc import Callable
 from typing import Any
 
-import orjson
 import redis.asyncio as aioredis
 import structlog
 from redis.exceptions import RedisError
 
+from compliance_shield.domain import encoding
 from compliance_shield.observability.metrics import CACHE_ERRORS
 
 log = structlog.get_logger(__name__)
@@ -49,15 +49,15 @@ class RedisCache:
         if raw is None:
             return None
         try:
-            return orjson.loads(raw)
-        except orjson.JSONDecodeError:
+            return encoding.loads(raw)
+        except encoding.InvalidJSON:
             self._failed("decode", ValueError(f"undecodable value under {key}"))
             return None
 
     async def set(self, key: str, value: Any, ttl: float) -> None:
         try:
             async with asyncio.timeout(self._timeout):
-                await self._client.set(self._prefix + key, orjson.dumps(value), px=max(1, int(ttl * 1000)))
+                await self._client.set(self._prefix + key, encoding.dumps(value), px=max(1, int(ttl * 1000)))
         except _FAILURES as exc:
             self._failed("set", exc)
 

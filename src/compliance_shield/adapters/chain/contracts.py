@@ -6,7 +6,6 @@ repository root) into ``compliance_shield/contracts/<Name>.json``.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -16,6 +15,8 @@ from eth_abi.abi import decode as abi_decode
 from eth_abi.abi import encode as abi_encode
 from eth_utils.abi import function_signature_to_4byte_selector
 from eth_utils.crypto import keccak
+
+from compliance_shield.domain import encoding
 
 ORACLE = "ComplianceOracle"
 TOKEN = "SecurityToken"
@@ -60,7 +61,7 @@ class Artifact:
 def load(name: str) -> Artifact:
     """The artifact of contract ``name`` (``ComplianceOracle`` or ``SecurityToken``)."""
     text = resources.files("compliance_shield.contracts").joinpath(f"{name}.json").read_text()
-    data = json.loads(text)
+    data = encoding.loads(text)
     return Artifact(name=data["contractName"], abi=data["abi"], bytecode=bytes.fromhex(data["bytecode"][2:]))
 
 

@@ -28,8 +28,9 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
-import orjson
 import structlog
+
+from compliance_shield.domain import encoding
 
 log = structlog.get_logger(__name__)
 
@@ -70,7 +71,7 @@ class _Link:
         ident = next(self._ids)
         answer = asyncio.get_running_loop().create_future()
         self._waiting[ident] = answer
-        frame = orjson.dumps({**fields, "id": ident})
+        frame = encoding.dumps({**fields, "id": ident})
         try:
             self._writer.write(_LENGTH.pack(len(frame)) + frame)
             await self._writer.drain()
@@ -88,7 +89,7 @@ class _Link:
                 frame = await self._reader.readexactly(length)
                 ident, status, header_length = _ANSWER.unpack_from(frame)
                 start = _ANSWER.size
-                headers = orjson.loads(frame[start : start + header_length])
+                headers = encoding.loads(frame[start : start + header_length])
                 waiting = self._waiting.get(ident)
                 if waiting is not None and not waiting.done():
                     waiting.set_result((status, headers, frame[start + header_length :]))
@@ -225,7 +226,7 @@ class Peers:
         try:
             while True:
                 (length,) = _LENGTH.unpack(await reader.readexactly(_LENGTH.size))
-                fields = orjson.loads(await reader.readexactly(length))
+                fields = encoding.loads(await reader.readexactly(length))
                 task = asyncio.create_task(self._answer(fields, writer))
                 self._answering.add(task)
                 task.add_done_callback(self._answering.discard)
@@ -241,8 +242,8 @@ class Peers:
         except Exception as exc:  # the handler renders its errors; never leave a caller waiting
             log.exception("peers.handler_failed", error=repr(exc))
             status, headers = 500, {}
-            body = orjson.dumps({"error": {"code": "INTERNAL", "message": "internal error", "details": None}})
-        header_bytes = orjson.dumps(headers)
+            body = encoding.dumps({"error": {"code": "INTERNAL_ERROR", "message": "internal error", "details": None}})
+        header_bytes = encoding.dumps(headers)
         frame = _ANSWER.pack(fields["id"], status, len(header_bytes)) + header_bytes + body
         with contextlib.suppress(ConnectionError, OSError):
             writer.write(_LENGTH.pack(len(frame)) + frame)

@@ -7,10 +7,10 @@ The files name no entity: each address is stored without one (the SDN import car
 
 from __future__ import annotations
 
-import json
 import re
 
 from compliance_shield.adapters.sanctions.common import ListFiles, decode, invalid, list_address, unique_addresses
+from compliance_shield.domain import encoding
 from compliance_shield.domain.screening import ListAddress, ParsedList
 
 _NAME = re.compile(r"^sanctioned_addresses_([A-Za-z0-9]+)\.(txt|json)$")
@@ -26,8 +26,8 @@ def parse(source: str, files: ListFiles) -> ParsedList:
         text = decode(name, files[name])
         if kind == "json":
             try:
-                values = json.loads(text) if text else []
-            except json.JSONDecodeError as exc:
+                values = encoding.loads(text) if text else []
+            except encoding.InvalidJSON as exc:
                 raise invalid(name, f"not valid JSON: {exc}") from exc
             if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
                 raise invalid(name, "expected a JSON array of address strings")

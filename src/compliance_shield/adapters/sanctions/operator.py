@@ -18,7 +18,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import json
 from datetime import date
 from typing import Any
 
@@ -34,6 +33,7 @@ from compliance_shield.adapters.sanctions.common import (
     unique,
     unique_addresses,
 )
+from compliance_shield.domain import encoding
 from compliance_shield.domain.screening import EntityKind, ListAddress, ListEntity, ParsedList
 from compliance_shield.errors import ListInvalid
 
@@ -116,8 +116,8 @@ def _entity(item: _EntityIn, where: str) -> tuple[ListEntity, list[ListAddress]]
 
 def _from_json(name: str, text: str) -> _ListIn:
     try:
-        data: Any = json.loads(text)
-    except json.JSONDecodeError as exc:
+        data: Any = encoding.loads(text)
+    except encoding.InvalidJSON as exc:
         raise invalid(name, f"not valid JSON: {exc}") from exc
     if isinstance(data, list):
         data = {"entities": data}

@@ -8,7 +8,6 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import asyncpg
-import orjson
 import structlog
 from fastapi import APIRouter, Depends, Header, Query
 from fastapi.sse import EventSourceResponse, ServerSentEvent
@@ -17,6 +16,7 @@ from pydantic import BaseModel
 from compliance_shield.api.auth import READ, Principal
 from compliance_shield.api.deps import container
 from compliance_shield.bootstrap import Container
+from compliance_shield.domain import encoding
 from compliance_shield.services.outbox import START, EventFeed, FeedCursor
 
 log = structlog.get_logger(__name__)
@@ -117,7 +117,7 @@ async def stream_events(
         for i, item in enumerate(page.items):
             last = i == len(page.items) - 1
             yield ServerSentEvent(
-                raw_data=orjson.dumps(item).decode(),
+                raw_data=encoding.dumps_text(item),
                 event=item["event_type"],
                 id=cursor.encode() if last else None,
             )

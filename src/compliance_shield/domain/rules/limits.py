@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Self
 from pydantic import Field, model_validator
 
 from compliance_shield.domain.decision import RuleOutcome
+from compliance_shield.domain.encoding import Units, units
 from compliance_shield.domain.facts import Facts
 from compliance_shield.domain.reasons import ReasonCode
 from compliance_shield.domain.rules.identity import not_applicable, passed
@@ -29,7 +30,7 @@ MAX_WINDOWS = 4
 class LimitWindow(RuleParams):
     window_seconds: int = Field(ge=1, le=400 * 86400)
     #: in base units of the token
-    max_amount: int | None = Field(default=None, ge=0)
+    max_amount: Units | None = Field(default=None, ge=0)
     max_count: int | None = Field(default=None, ge=0)
 
     @model_validator(mode="after")
@@ -72,8 +73,8 @@ def transfer_limit(params: TransferLimitParams, facts: Facts, now: datetime) -> 
                     "window": name,
                     "window_seconds": window.window_seconds,
                     "limit": "amount",
-                    "value": total,
-                    "max": window.max_amount,
+                    "value": units(total),
+                    "max": units(window.max_amount),
                 }
             )
         if window.max_count is not None and count > window.max_count:

@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints
 
 from compliance_shield.domain.decision import RuleOutcome
+from compliance_shield.domain.encoding import plain_decimal
 from compliance_shield.domain.facts import Facts, TravelRuleParty
 from compliance_shield.domain.reasons import ReasonCode
 from compliance_shield.domain.rules.identity import checked_parties, not_applicable, passed, unavailable
@@ -227,7 +228,7 @@ def travel_rule(params: TravelRuleParams, facts: Facts, now: datetime) -> RuleOu
         result=RuleResult.FAIL,
         code=ReasonCode.TRAVEL_RULE_DATA_MISSING,
         message=f"travel-rule data missing: {', '.join(missing)}",
-        details={"missing": missing, "threshold": str(params.threshold), "currency": params.currency},
+        details={"missing": missing, "threshold": plain_decimal(params.threshold), "currency": params.currency},
     )
 
 
@@ -255,5 +256,9 @@ def large_transfer_review(params: LargeTransferParams, facts: Facts, now: dateti
         code=ReasonCode.LARGE_TRANSFER_REVIEW,
         message=f"transfer value {money(value, params.currency)} is at or above "
         f"{money(params.threshold, params.currency)}",
-        details={"value": str(value), "threshold": str(params.threshold), "currency": params.currency},
+        details={
+            "value": plain_decimal(value),
+            "threshold": plain_decimal(params.threshold),
+            "currency": params.currency,
+        },
     )

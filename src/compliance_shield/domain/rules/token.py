@@ -14,6 +14,7 @@ from typing import Annotated, Any, Self
 from pydantic import Field, model_validator
 
 from compliance_shield.domain.decision import RuleOutcome
+from compliance_shield.domain.encoding import Units, plain_decimal, units
 from compliance_shield.domain.facts import Facts
 from compliance_shield.domain.reasons import ReasonCode
 from compliance_shield.domain.rules.identity import (
@@ -110,9 +111,9 @@ def lockup(params: LockupParams, facts: Facts, now: datetime) -> RuleOutcome:
         ReasonCode.LOCKUP_ACTIVE,
         f"sender may move {max(free, 0)} units held at least {params.holding_period_days} days, "
         f"not {amount}" + (f"; next lot unlocks on {day(next_unlock)}" if next_unlock else ""),
-        unlocked=unlocked,
-        reserved_out=sender.reserved_out,
-        free=free,
+        unlocked=units(unlocked),
+        reserved_out=units(sender.reserved_out),
+        free=units(free),
         next_unlock=next_unlock.isoformat() if next_unlock else None,
     )
 
@@ -159,9 +160,9 @@ def sufficient_balance(params: NoParams, facts: Facts, now: datetime) -> RuleOut
     return _fail(
         ReasonCode.INSUFFICIENT_BALANCE,
         f"sender's available balance {sender.available} is less than {amount}",
-        balance=sender.balance,
-        reserved_out=sender.reserved_out,
-        available=sender.available,
+        balance=units(sender.balance),
+        reserved_out=units(sender.reserved_out),
+        available=units(sender.available),
     )
 
 
@@ -174,10 +175,26 @@ class MaxHoldersParams(RuleParams):
     exempt_categories: list[str] = Field(default_factory=list)
 
 
+def _sender_leaves(facts: Facts, exempt: set[str]) -> bool:
+    """Whether this transfer empties a counted sender, whose place on the register the receiver takes.
+
+    Only a departure within the same transfer is credited (one on-chain transfer moves both, so
+    they settle or fail together); a sender still counts while any of its holding stays, or while
+    tokens are on their way to it.
+    """
+    sender = facts.sender
+    investor = sender.investor
+    if investor is None or investor.category in exempt:
+        return False
+    counted = sender.balance > 0 or sender.reserved_in > 0
+    return counted and sender.reserved_in == 0 and sender.available == facts.transfer.amount
+
+
 @rule(
     "max_holders",
     MaxHoldersParams,
-    "A new, non-exempt holder may join only while the count of non-exempt holders is below the cap.",
+    "A new, non-exempt holder may join only while the count of non-exempt holders is below the cap, "
+    "unless the sender leaves the register with this transfer.",
 )
 def max_holders(params: MaxHoldersParams, facts: Facts, now: datetime) -> RuleOutcome:
     if not receiver_checked(facts):
@@ -190,6 +207,10 @@ def max_holders(params: MaxHoldersParams, facts: Facts, now: datetime) -> RuleOu
         return passed("receiver already holds the token")
     exempt = set(params.exempt_categories)
     count = sum(n for cat, n in facts.token_state.holder_count_by_category.items() if cat not in exempt)
+    # (a register already above the cap, e.g. after the cap was lowered, admits no one)
+    leaves = count <= params.max_holders and _sender_leaves(facts, exempt)
+    if leaves and facts.transfer.transfer_type is TransferType.SECONDARY:
+        return passed(f"receiver takes the sender's place: still {count} of at most {params.max_holders} holders")
     if count + 1 <= params.max_holders:
         return passed(f"holder {count + 1} of at most {params.max_holders}")
     return _fail(
@@ -206,7 +227,7 @@ def max_holders(params: MaxHoldersParams, facts: Facts, now: datetime) -> RuleOu
 
 class MaxBalanceParams(RuleParams):
     #: in base units of the token
-    max_amount: int = Field(ge=0)
+    max_amount: Units = Field(ge=0)
 
 
 @rule("max_balance", MaxBalanceParams, "The receiver's projected balance stays within the maximum.")
@@ -219,7 +240,7 @@ def max_balance(params: MaxBalanceParams, facts: Facts, now: datetime) -> RuleOu
     return _fail(
         ReasonCode.MAX_BALANCE_EXCEEDED,
         f"receiver's balance would be {resulting}, above the maximum {params.max_amount}",
-        resulting_balance=resulting,
+        resulting_balance=units(resulting),
     )
 
 
@@ -292,7 +313,7 @@ def max_ownership_pct(params: MaxOwnershipParams, facts: Facts, now: datetime) -
             checks.append((f"{category} investors together", aggregate, special.aggregate_pct))
     over = [(who, units, limit) for who, units, limit in checks if Decimal(units) * 100 > limit * supply]
     if not over:
-        return passed(f"receiver would hold {share(held):.2f}% within the limits", supply=supply)
+        return passed(f"receiver would hold {share(held):.2f}% within the limits", supply=units(supply))
     return _fail(
         ReasonCode.MAX_OWNERSHIP_EXCEEDED,
         "; ".join(
@@ -300,10 +321,15 @@ def max_ownership_pct(params: MaxOwnershipParams, facts: Facts, now: datetime) -
             for who, units, limit in over
         ),
         breaches=[
-            {"holder": who, "units": units, "pct": f"{share(units):.4f}", "limit_pct": str(limit)}
-            for who, units, limit in over
+            {
+                "holder": who,
+                "units": units(held_units),
+                "pct": f"{share(held_units):.4f}",
+                "limit_pct": plain_decimal(limit),
+            }
+            for who, held_units, limit in over
         ],
-        supply=supply,
+        supply=units(supply),
     )
 
 
@@ -340,7 +366,7 @@ def min_investment(params: MinInvestmentParams, facts: Facts, now: datetime) -> 
         f"receiver's position would be {money(value, params.currency)}, "
         f"below the minimum {money(minimum, params.currency)}"
         + (f" for {category} investors" if category in params.category_minimums else ""),
-        value=str(value),
-        minimum=str(minimum),
+        value=plain_decimal(value),
+        minimum=plain_decimal(minimum),
         currency=params.currency,
     )
