@@ -152,15 +152,22 @@ def _greedy(
     return matched, chosen
 
 
+def _pairs(parts: Sequence[str], weak: set[int]) -> list[tuple[int, int, str]]:
+    """Every ordered pair of weak parts, written together."""
+    return [(j, k, parts[j] + parts[k]) for j in weak for k in weak if j != k]
+
+
 def _join_candidates(
     query: Sequence[str], name: Sequence[str], weak_q: set[int], weak_c: set[int]
 ) -> list[tuple[float, tuple[int, ...], tuple[int, ...]]]:
     """A weakly matched part against two weakly matched parts of the other side written together,
     and two against two (the space between them moved)."""
     out: list[tuple[float, tuple[int, ...], tuple[int, ...]]] = []
-    sides = ((query, name, weak_q, weak_c, False), (name, query, weak_c, weak_q, True))
-    for one, two, one_weak, two_weak, flip in sides:
-        if len(two_weak) < 2 or len(two) > MAX_JOIN_PARTS:
+    query_pairs = _pairs(query, weak_q) if len(query) <= MAX_JOIN_PARTS else []
+    name_pairs = _pairs(name, weak_c) if len(name) <= MAX_JOIN_PARTS else []
+    sides = ((query, name_pairs, weak_q, False), (name, query_pairs, weak_c, True))
+    for one, two_pairs, one_weak, flip in sides:
+        if not two_pairs:
             continue
         for i in one_weak:
             part = one[i]
@@ -168,29 +175,24 @@ def _join_candidates(
             if size < MIN_JOINED:
                 continue
             slack = max(2, size // 4)
-            for j in two_weak:
-                for k in two_weak:
-                    if j == k or abs(size - len(two[j]) - len(two[k])) > slack:
-                        continue
-                    similarity = token_similarity(part, two[j] + two[k])
-                    if similarity == 1.0 or (similarity >= JOIN_FLOOR and size >= MIN_FUZZY_JOIN):
-                        out.append((similarity, (j, k), (i,)) if flip else (similarity, (i,), (j, k)))
+            for j, k, joined in two_pairs:
+                if abs(size - len(joined)) > slack:
+                    continue
+                similarity = token_similarity(part, joined)
+                if similarity == 1.0 or (similarity >= JOIN_FLOOR and size >= MIN_FUZZY_JOIN):
+                    out.append((similarity, (j, k), (i,)) if flip else (similarity, (i,), (j, k)))
     # the space moved by a letter or two (``habuj ewelry`` / ``habu jewelry``): two against two
     if len(query) <= MAX_JOIN_PARTS and len(name) <= MAX_JOIN_PARTS:
-        for a in weak_q:
-            for b in weak_q:
-                if a == b:
+        for a, b, joined_q in query_pairs:
+            size = len(joined_q)
+            if size < MIN_FUZZY_JOIN:
+                continue
+            for c, d, joined_c in name_pairs:
+                if abs(size - len(joined_c)) > 2:
                     continue
-                joined_q = query[a] + query[b]
-                if len(joined_q) < MIN_FUZZY_JOIN:
-                    continue
-                for c in weak_c:
-                    for d in weak_c:
-                        if c == d or abs(len(joined_q) - len(name[c]) - len(name[d])) > 2:
-                            continue
-                        similarity = token_similarity(joined_q, name[c] + name[d])
-                        if similarity >= JOIN_FLOOR:
-                            out.append((similarity, (a, b), (c, d)))
+                similarity = token_similarity(joined_q, joined_c)
+                if similarity >= JOIN_FLOOR:
+                    out.append((similarity, (a, b), (c, d)))
     return out
 
 
