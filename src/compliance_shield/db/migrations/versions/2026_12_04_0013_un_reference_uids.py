@@ -1,7 +1,7 @@
 """UN list entries are identified by their reference number (``QDi.001``), not the internal DATAID.
 
-Revision ID: 0014_i14_un_reference_uids
-Revises: 0011
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-04
 
 The UN parser now uses ``REFERENCE_NUMBER`` as an entry's uid (the identity analysts and the UN
@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from compliance_shield.db.migration_sql import run_sql as _sql
 
-revision: str = "0014_i14_un_reference_uids"
-down_revision: str | None = "0011"
+revision: str = "0013"
+down_revision: str | None = "0012"
 branch_labels: str | tuple[str, ...] | None = None
 depends_on: str | tuple[str, ...] | None = None
 

@@ -1,6 +1,6 @@
 """Provider events: each KYC event a provider delivered, kept by the provider's own event id.
 
-Revision ID: 0012_i18_provider_events
+Revision ID: 0012
 Revises: 0011
 Create Date: 2026-12-04
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from compliance_shield.db.migration_sql import run_sql as _sql
 
-revision: str = "0012_i18_provider_events"
+revision: str = "0012"
 down_revision: str | None = "0011"
 branch_labels: str | tuple[str, ...] | None = None
 depends_on: str | tuple[str, ...] | None = None
