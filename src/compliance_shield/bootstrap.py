@@ -25,6 +25,7 @@ from compliance_shield.db.migrate import upgrade
 from compliance_shield.domain import encoding
 from compliance_shield.providers import Providers, build_providers
 from compliance_shield.reference_data import load_country_lists
+from compliance_shield.services.cases import CaseService
 from compliance_shield.services.certificates import CertificateService
 from compliance_shield.services.checks.service import DecisionService
 from compliance_shield.services.heap import freeze_long_lived, freeze_survivors
@@ -126,6 +127,8 @@ class Container:
     #: name/address screening against the sanctions lists, and the lists' versions
     screening: ScreeningService
     lists: ListService
+    #: review cases of escalated checks (four-eyes)
+    cases: CaseService
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
     @property
@@ -168,6 +171,16 @@ async def _maintenance(container: Container) -> None:
             log.warning("maintenance.failed", error=repr(exc))
         ticks += 1
         await asyncio.sleep(1)
+
+
+async def _open_cases(container: Container) -> None:
+    """Open a review case for every newly escalated check (off the decision path)."""
+    while True:
+        try:
+            await container.cases.open_escalated()
+        except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError, TimeoutError) as exc:
+            log.warning("cases.open_failed", error=repr(exc))
+        await asyncio.sleep(container.settings.case_open_interval_seconds)
 
 
 async def build_container(
@@ -219,6 +232,8 @@ async def build_container(
         feed=EventFeed(pool, lambda: connect(url, "compliance-shield-feed")),
         screening=screening,
         lists=ListService(pool, screening, snapshot),
+        cases=CaseService(pool, snapshot, decisions, four_eyes_min_risk=settings.case_four_eyes_min_risk),
     )
     container._tasks.append(asyncio.create_task(_maintenance(container), name="maintenance"))
+    container._tasks.append(asyncio.create_task(_open_cases(container), name="case-opener"))
     return container

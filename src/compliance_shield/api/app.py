@@ -13,6 +13,7 @@ from compliance_shield.api.auth import TokenVerifier
 from compliance_shield.api.body_limit import BodyLimitMiddleware
 from compliance_shield.api.errors import install_error_handlers
 from compliance_shield.api.routers import (
+    cases,
     certificates,
     checks,
     events,
@@ -77,6 +78,7 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
         events,
         wallet_labels,
         webhooks,
+        cases,
     ):
         app.include_router(module.router)
     hot_path.install(app)
