@@ -27,6 +27,7 @@ from compliance_shield.api.routers import (
     webhooks,
 )
 from compliance_shield.bootstrap import Container, build_container
+from compliance_shield.console import routes as console
 from compliance_shield.settings import Settings
 
 
@@ -81,5 +82,6 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
         cases,
     ):
         app.include_router(module.router)
+    console.install(app)
     hot_path.install(app)
     return app
