@@ -12,6 +12,7 @@ from conftest import bearer
 from support import Headers, hold, make_party, make_token, policy_document, publish_document, transfer
 
 from compliance_shield.bootstrap import Container
+from compliance_shield.services.cases.demo import escalate_demo_transfers
 from compliance_shield.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -405,3 +406,16 @@ async def test_roles_and_unknown_cases(client: httpx.AsyncClient, checker: Heade
     assert (await client.get(f"/v1/cases/{unknown}", headers=analyst_a)).status_code == 404
     assert (await propose(client, unknown, analyst_a, "approve")).status_code == 404
     assert (await client.get(f"/v1/cases/by-check/{unknown}", headers=checker)).status_code == 404
+
+
+async def test_demo_escalations_open_cases_for_transfers_to_pep_holders(
+    client: httpx.AsyncClient, admin: Headers, container: Container, market: Market
+) -> None:
+    pep, _ = await make_party(client, admin, pep=True)
+    await hold(client, admin, market.token_id, pep["id"], 1)
+    sample = {"amount": "10", "blockchain_type": "permissioned", "transfer_type": "secondary"}
+    checks = await escalate_demo_transfers(container.pool, container.decisions, container.cases, sample, count=1000)
+    mine = [c for c in checks if str(c["token_id"]) == market.token_id]
+    assert [c["status"] for c in mine] == ["ESCALATED"]
+    case = await client.get(f"/v1/cases/by-check/{mine[0]['id']}", headers=admin)
+    assert case.json()["status"] == "open"

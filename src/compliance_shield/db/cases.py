@@ -248,3 +248,21 @@ async def reject_check(conn: Conn, check_id: UUID, created_at: datetime) -> None
         check_id,
         created_at,
     )
+
+
+async def pep_transfers(conn: Conn, limit: int) -> list[asyncpg.Record]:
+    """(token_id, from_address, to_address): a verified holder's transfer to a verified politically
+    exposed holder of the same token, one per receiver (the demo's escalations)."""
+    return await conn.fetch(
+        """WITH verified AS (
+               SELECT i.id, i.pep, w.address, h.token_id, h.balance FROM investors i
+                 JOIN wallets w ON w.investor_id = i.id AND w.status = 'active'
+                 JOIN holdings h ON h.investor_id = i.id AND h.balance > 0
+               WHERE i.kyc_status = 'verified' AND (i.kyc_expires_at IS NULL OR i.kyc_expires_at > now())
+           )
+           SELECT DISTINCT ON (r.id) r.token_id, s.address AS from_address, r.address AS to_address
+             FROM verified r JOIN verified s ON s.token_id = r.token_id AND NOT s.pep AND s.balance >= 100
+           WHERE r.pep
+           ORDER BY r.id, s.balance DESC, s.address LIMIT $1""",
+        limit,
+    )
