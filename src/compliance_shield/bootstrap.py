@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import warnings
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -130,6 +131,8 @@ class Container:
     #: review cases of escalated checks (four-eyes)
     cases: CaseService
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    #: closed after the tasks stop (clients the tasks used)
+    _closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     @property
     def kyc(self) -> KycService:
@@ -144,6 +147,8 @@ class Container:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        for close in self._closers:
+            await close()
         await self.decisions.stop()
         await self.screening.close()
         await self.providers.close()
@@ -236,4 +241,11 @@ async def build_container(
     )
     container._tasks.append(asyncio.create_task(_maintenance(container), name="maintenance"))
     container._tasks.append(asyncio.create_task(_open_cases(container), name="case-opener"))
+    if settings.enable_ai_reasoning:
+        from compliance_shield.workers.reasoning import reasoning_service, run_loop
+
+        reasoning_http = httpx.AsyncClient()
+        container._closers.append(reasoning_http.aclose)
+        service = reasoning_service(settings, pool, reasoning_http)
+        container._tasks.append(asyncio.create_task(run_loop(service), name="reasoning"))
     return container

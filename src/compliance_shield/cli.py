@@ -302,6 +302,18 @@ def worker_indexer() -> None:
     _run(lambda: run_indexer(settings))
 
 
+@worker_app.command("reasoning")
+def worker_reasoning() -> None:
+    """Draft AI narratives for open review cases (needs ENABLE_AI_REASONING and GROK_API_KEY)."""
+    from compliance_shield.workers.reasoning import run as run_reasoning
+
+    settings = _settings()
+    if not settings.enable_ai_reasoning:
+        console.print("[red]AI reasoning is disabled[/red]: set ENABLE_AI_REASONING=true and GROK_API_KEY")
+        raise typer.Exit(2)
+    _run(lambda: run_reasoning(settings))
+
+
 def _kafka_settings(worker: str) -> Settings:
     settings = _settings()
     if not settings.kafka_brokers:

@@ -266,3 +266,18 @@ async def pep_transfers(conn: Conn, limit: int) -> list[asyncpg.Record]:
            ORDER BY r.id, s.balance DESC, s.address LIMIT $1""",
         limit,
     )
+
+
+async def cases_without_narrative(conn: Conn, max_attempts: int, limit: int) -> list[UUID]:
+    """Unresolved cases with no narrative and fewer than ``max_attempts`` failed drafts, oldest first."""
+    rows = await conn.fetch(
+        """SELECT r.id FROM review_cases r
+           WHERE r.status <> 'resolved'
+             AND NOT EXISTS (SELECT 1 FROM review_case_narratives n WHERE n.case_id = r.id)
+             AND (SELECT count(*) FROM review_case_history h
+                   WHERE h.case_id = r.id AND h.action = 'case.narrative_failed') < $1
+           ORDER BY r.opened_at, r.id LIMIT $2""",
+        max_attempts,
+        limit,
+    )
+    return [r["id"] for r in rows]
