@@ -24,9 +24,11 @@ from compliance_shield.adapters.chain.certificates import CertificateSigner
 from compliance_shield.db import json_text, ledger_queries
 from compliance_shield.db.migrate import upgrade
 from compliance_shield.domain import encoding
+from compliance_shield.domain.report import ReportingEntity
 from compliance_shield.providers import Providers, build_providers
 from compliance_shield.reference_data import load_country_lists
 from compliance_shield.services.cases import CaseService
+from compliance_shield.services.cases.reports import ReportService
 from compliance_shield.services.certificates import CertificateService
 from compliance_shield.services.checks.service import DecisionService
 from compliance_shield.services.heap import freeze_long_lived, freeze_survivors
@@ -111,6 +113,18 @@ def certificate_signer(settings: Settings) -> CertificateSigner | None:
     return CertificateSigner(key.get_secret_value(), settings.chain_id, settings.oracle_address)
 
 
+def reporting_entity(settings: Settings) -> ReportingEntity:
+    """The reporting entity named on STR/SAR drafts (REPORT_ENTITY_* settings)."""
+    return ReportingEntity(
+        name=settings.report_entity_name,
+        fiu_registration_id=settings.report_entity_fiu_id,
+        address=settings.report_entity_address,
+        principal_officer=settings.report_principal_officer,
+        principal_officer_email=settings.report_principal_officer_email,
+        tin=settings.report_entity_tin,
+    )
+
+
 @dataclass
 class Container:
     settings: Settings
@@ -130,6 +144,8 @@ class Container:
     lists: ListService
     #: review cases of escalated checks (four-eyes)
     cases: CaseService
+    #: STR/SAR drafts of cases
+    reports: ReportService
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     #: closed after the tasks stop (clients the tasks used)
     _closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
@@ -238,6 +254,7 @@ async def build_container(
         screening=screening,
         lists=ListService(pool, screening, snapshot),
         cases=CaseService(pool, snapshot, decisions, four_eyes_min_risk=settings.case_four_eyes_min_risk),
+        reports=ReportService(pool, snapshot, reporting_entity(settings)),
     )
     container._tasks.append(asyncio.create_task(_maintenance(container), name="maintenance"))
     container._tasks.append(asyncio.create_task(_open_cases(container), name="case-opener"))

@@ -147,6 +147,17 @@ class Settings(BaseSettings):
         pattern=r"^((names|countries|categories|addresses)(,(names|countries|categories|addresses))*)?$",
     )
 
+    # -- suspicious-transaction reports (FIU-IND STR, FinCEN SAR): the reporting entity ----------
+    report_entity_name: str = Field(default="ComplianceShield demo reporting entity", min_length=1, max_length=200)
+    #: FIU-IND registration id (FIUREID) of the reporting entity
+    report_entity_fiu_id: str | None = Field(default=None, max_length=64)
+    report_entity_address: str | None = Field(default=None, max_length=500)
+    #: the principal officer (PMLA Rule 2(1)(f)) who signs reports, and their e-mail
+    report_principal_officer: str | None = Field(default=None, max_length=200)
+    report_principal_officer_email: str | None = Field(default=None, max_length=200)
+    #: the filer's TIN (FinCEN SAR part III/IV)
+    report_entity_tin: str | None = Field(default=None, max_length=32)
+
     #: the largest request body accepted (413 PAYLOAD_TOO_LARGE beyond it); a full batch of
     #: 1,000 transfers with travel-rule data is well under 1 MiB
     max_request_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)

@@ -20,6 +20,7 @@ from compliance_shield.api.routers import (
     health,
     investors,
     policies,
+    reports,
     sanctions,
     screening,
     tokens,
@@ -80,6 +81,7 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
         wallet_labels,
         webhooks,
         cases,
+        reports,
     ):
         app.include_router(module.router)
     console.install(app)

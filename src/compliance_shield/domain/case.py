@@ -151,7 +151,7 @@ def open_case(
     )
 
 
-def _needs(roles: frozenset[str], allowed: frozenset[str], action: str) -> None:
+def require_role(roles: frozenset[str], allowed: frozenset[str], action: str) -> None:
     if not roles & allowed:
         raise Forbidden(f"{action} needs one of the roles: {', '.join(sorted(allowed - {'admin'}))}")
 
@@ -165,7 +165,7 @@ def assign(case: ReviewCase, assignee: str | None) -> ReviewCase:
 def propose(
     case: ReviewCase, actor: str, roles: frozenset[str], resolution: Resolution, reason: str, now: datetime
 ) -> ReviewCase:
-    _needs(roles, PROPOSERS, "proposing a resolution")
+    require_role(roles, PROPOSERS, "proposing a resolution")
     if case.status not in (CaseStatus.OPEN, CaseStatus.AWAITING_INFO):
         raise Conflict(f"the case is {case.status.value}: only an open case can take a proposal")
     proposal = Proposal(resolution, reason, actor, now)
@@ -174,7 +174,7 @@ def propose(
 
 def check_confirmable(case: ReviewCase, actor: str, roles: frozenset[str]) -> Proposal:
     """The proposal ``actor`` may confirm (raises when they may not)."""
-    _needs(roles, CONFIRMERS, "confirming a resolution")
+    require_role(roles, CONFIRMERS, "confirming a resolution")
     if case.status is not CaseStatus.PROPOSED or case.proposal is None:
         raise Conflict(f"the case is {case.status.value}: there is no proposal to confirm")
     if case.four_eyes and case.proposal.proposed_by == actor:
@@ -206,7 +206,7 @@ def reopen(case: ReviewCase) -> ReviewCase:
 
 def decline(case: ReviewCase, actor: str, roles: frozenset[str]) -> ReviewCase:
     """A confirmer turns the proposal down; the case is open again."""
-    _needs(roles, CONFIRMERS, "declining a proposal")
+    require_role(roles, CONFIRMERS, "declining a proposal")
     if case.status is not CaseStatus.PROPOSED:
         raise Conflict(f"the case is {case.status.value}: there is no proposal to decline")
     if case.four_eyes and case.proposal is not None and case.proposal.proposed_by == actor:

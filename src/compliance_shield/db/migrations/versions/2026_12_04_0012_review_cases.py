@@ -1,4 +1,4 @@
-"""Review cases for escalated checks: the case, its history, notes and AI-drafted narratives.
+"""Review cases for escalated checks: the case, its history, notes, AI-drafted narratives and STR drafts.
 
 Revision ID: 0012_i13_cases
 Revises: 0011
@@ -80,6 +80,37 @@ def upgrade() -> None:
         );
         CREATE INDEX review_case_narratives_case_idx ON review_case_narratives (case_id, id DESC);
 
+        -- Suspicious-transaction report drafts (FIU-IND STR, FinCEN SAR) of a case. A filed
+        -- report is immutable: the trigger refuses any change to it, and its content hash is in
+        -- the audit chain.
+        CREATE TABLE case_reports (
+            id              uuid PRIMARY KEY,
+            case_id         uuid NOT NULL REFERENCES review_cases (id),
+            format          text NOT NULL CHECK (format IN ('fiu-ind-str', 'fincen-sar')),
+            status          text NOT NULL CHECK (status IN ('draft', 'pending_signoff', 'filed')),
+            document        jsonb NOT NULL,
+            created_by      text NOT NULL,
+            created_at      timestamptz NOT NULL,
+            updated_at      timestamptz NOT NULL,
+            submitted_by    text,
+            submitted_at    timestamptz,
+            signed_by       text,
+            filed_at        timestamptz,
+            content_sha256  text CHECK (content_sha256 ~ '^[0-9a-f]{64}$'),
+            version         integer NOT NULL DEFAULT 1,
+            CHECK (status <> 'filed' OR (content_sha256 IS NOT NULL AND signed_by IS NOT NULL))
+        );
+        CREATE INDEX case_reports_case_idx ON case_reports (case_id, created_at);
+
+        CREATE FUNCTION forbid_filed_report_change() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            RAISE EXCEPTION 'report % is filed and cannot change', OLD.id USING ERRCODE = 'check_violation';
+        END
+        $$;
+        CREATE TRIGGER case_reports_filed_immutable
+            BEFORE UPDATE OR DELETE ON case_reports
+            FOR EACH ROW WHEN (OLD.status = 'filed') EXECUTE FUNCTION forbid_filed_report_change();
+
         -- where the case opener has read the escalated checks up to
         CREATE TABLE review_case_cursor (
             name        text PRIMARY KEY,
@@ -93,6 +124,8 @@ def downgrade() -> None:
     _sql(
         """
         DROP TABLE review_case_cursor;
+        DROP TABLE case_reports;
+        DROP FUNCTION forbid_filed_report_change();
         DROP TABLE review_case_narratives;
         DROP TABLE review_case_notes;
         DROP TABLE review_case_history;
