@@ -8,6 +8,7 @@ the API with its event on the feed. Each page is saved under docs/screenshots/.
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
 import socket
 from collections.abc import AsyncIterator
@@ -200,3 +201,60 @@ async def case_of(client: httpx.AsyncClient, admin: Headers, check: dict[str, An
     response = await client.get(f"/v1/cases/by-check/{check['id']}", headers=admin)
     assert response.status_code == 200, response.text
     return str(response.json()["id"])
+
+
+async def test_an_officer_drafts_an_str_that_another_officer_signs_and_policies_show_their_diff(
+    client: httpx.AsyncClient,
+    admin: Headers,
+    checker: Headers,
+    settings: Settings,
+    container: Container,
+    console_url: str,
+    browser: Browser,
+) -> None:
+    document = policy_document([{"rule": "wallet_bound"}, {"rule": "pep_review"}])
+    policy_id = await publish_document(client, admin, document)
+    token = await make_token(client, admin, policy_id)
+    _, a = await make_party(client, admin)
+    _, b = await make_party(client, admin, pep=True, name="Rohan Mehta")
+    check = (
+        await client.post("/v1/compliance/transfer-check", json=transfer(token["id"], a, b, 1), headers=checker)
+    ).json()
+    await container.cases.open_escalated()
+    case_id = await case_of(client, admin, check)
+    drafter = bearer(settings, "officer", sub="officer-dev")
+    signer = bearer(settings, "officer", sub="officer-esha")
+
+    context = await browser.new_context(viewport={"width": 1366, "height": 900})
+    page = await context.new_page()
+    await sign_in(page, console_url, drafter)
+    await page.goto(f"{console_url}/console/cases/{case_id}")
+    await page.get_by_role("button", name="Draft a suspicious-transaction report").click()
+    await expect(page.get_by_test_id("report-status")).to_have_text("draft")
+    await page.get_by_role("textbox", name="Grounds of suspicion").fill("Receiver is a PEP; the source of funds is unexplained.")
+    await page.get_by_label("background of client").check()
+    await page.get_by_role("button", name="Save draft").click()
+    await expect(page.locator("pre.preview")).to_contain_text("background_of_client")
+    await page.get_by_role("button", name="Submit for sign-off").click()
+    await expect(page.get_by_text("Another officer signs this report (four-eyes).")).to_be_visible()
+    await shot(page, "09-str-submitted")
+    report_url = page.url
+
+    await page.get_by_role("button", name="Sign out").click()
+    await sign_in(page, console_url, signer)
+    await page.goto(report_url)
+    await page.get_by_role("button", name="Sign and file").click()
+    await expect(page.get_by_test_id("report-status")).to_have_text("filed")
+    await expect(page.get_by_test_id("report-hash")).to_have_text(re.compile(r"^[0-9a-f]{64}$"))
+    await shot(page, "10-str-filed")
+    pdf = await page.request.get(report_url + "/pdf")
+    assert pdf.headers["content-type"] == "application/pdf"
+
+    # a second version of the policy, and the difference between the two
+    changed = {**document, "rules": [*document["rules"], {"rule": "kyc_verified", "source": "test fixture"}]}
+    assert (await client.post("/v1/policies", json={"document": changed}, headers=admin)).status_code in (200, 201)
+    assert (await client.post(f"/v1/policies/{policy_id}/publish", headers=admin)).status_code == 200
+    await page.goto(f"{console_url}/console/policies/{policy_id}?a=1&b=2")
+    await expect(page.get_by_test_id("diff")).to_contain_text("+- rule: kyc_verified")
+    await shot(page, "11-policy-diff")
+    await context.close()

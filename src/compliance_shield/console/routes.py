@@ -3,61 +3,37 @@ signed-in person's identity and roles: four-eyes and role checks are the service
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, FastAPI, Form, Query, Request
+from fastapi import APIRouter, FastAPI, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 
 from compliance_shield.api.auth import Principal
 from compliance_shield.api.case_schemas import DeclineIn, NoteIn, ProposeIn
-from compliance_shield.bootstrap import Container
-from compliance_shield.console import views
-from compliance_shield.console.session import SignInRequired, principal_of, sign_in, sign_out
+from compliance_shield.console import policy_pages, reports_pages, views
+from compliance_shield.console.common import HERE, Person, container_of, now, page
+from compliance_shield.console.session import SignInRequired, sign_in, sign_out
 from compliance_shield.db import dashboard
 from compliance_shield.domain.addresses import checksum, is_evm_address
 from compliance_shield.errors import ComplianceShieldError, NotAuthenticated, ValidationFailed
 from compliance_shield.services.cases import CaseFilter
 
-_HERE = Path(__file__).parent
-templates = Jinja2Templates(directory=_HERE / "templates")
 router = APIRouter(prefix="/console", include_in_schema=False)
 
 _STATUSES = ("unresolved", "open", "proposed", "awaiting_info", "resolved")
 
 
-def _container(request: Request) -> Container:
-    built: Container = request.app.state.container
-    return built
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-async def _person(request: Request) -> Principal:
-    return principal_of(request)
-
-
-Person = Annotated[Principal, Depends(_person)]
-
-
-def _page(request: Request, name: str, person: Principal | None, status_code: int = 200, **context: Any) -> Response:
-    return templates.TemplateResponse(
-        request, name, {"person": person, "now": _now(), **context}, status_code=status_code
-    )
-
-
 def install(app: FastAPI) -> None:
     """Mount the console's routes and static files; unsigned requests go to the sign-in page."""
     app.include_router(router)
-    app.mount("/console/static", StaticFiles(directory=_HERE / "static"), name="console-static")
+    for pages in (reports_pages.router, policy_pages.router):
+        app.include_router(pages)
+    app.mount("/console/static", StaticFiles(directory=HERE / "static"), name="console-static")
 
     async def to_sign_in(request: Request, exc: Exception) -> Response:
         target = "/console/login?" + urlencode({"next": request.url.path})
@@ -73,7 +49,7 @@ def install(app: FastAPI) -> None:
 
 @router.get("/login", response_class=HTMLResponse)
 async def login_page(request: Request, next: str = "/console/") -> Response:
-    return _page(request, "login.html", None, next=_safe_next(next))
+    return page(request, "login.html", None, next=_safe_next(next))
 
 
 @router.post("/login")
@@ -84,7 +60,7 @@ async def login(
     try:
         sign_in(request, response, token)
     except NotAuthenticated as exc:
-        return _page(request, "login.html", None, status_code=401, error=exc.message, next=_safe_next(next))
+        return page(request, "login.html", None, status_code=401, error=exc.message, next=_safe_next(next))
     return response
 
 
@@ -105,14 +81,14 @@ def _safe_next(target: str) -> str:
 
 @router.get("/", response_class=HTMLResponse)
 async def dashboard_page(request: Request, person: Person) -> Response:
-    c = _container(request)
-    now = _now()
+    c = container_of(request)
+    at = now()
     async with c.pool.acquire() as conn:
-        outcomes = await dashboard.outcomes_since(conn, now - timedelta(hours=24))
-        rate = await dashboard.checks_per_second(conn, now)
+        outcomes = await dashboard.outcomes_since(conn, at - timedelta(hours=24))
+        rate = await dashboard.checks_per_second(conn, at)
     sla = await c.cases.open_counts()
     urgent = await c.cases.list(CaseFilter(limit=10))
-    return _page(request, "dashboard.html", person, outcomes=outcomes, rate=rate, sla=sla, urgent=urgent)
+    return page(request, "dashboard.html", person, outcomes=outcomes, rate=rate, sla=sla, urgent=urgent)
 
 
 @router.get("/cases", response_class=HTMLResponse)
@@ -131,10 +107,10 @@ async def queue_page(
     try:
         query = _case_filter(status, reason, token_id, assignee, min_risk, overdue)
     except ValidationFailed as exc:
-        return _page(request, "queue.html", person, status_code=422, cases=[], filters=filters,
+        return page(request, "queue.html", person, status_code=422, cases=[], filters=filters,
                      statuses=_STATUSES, error=exc.message)  # fmt: skip
-    cases = await _container(request).cases.list(query)
-    return _page(request, "queue.html", person, cases=cases, filters=filters, statuses=_STATUSES)
+    cases = await container_of(request).cases.list(query)
+    return page(request, "queue.html", person, cases=cases, filters=filters, statuses=_STATUSES)
 
 
 def _case_filter(status: str, reason: str, token_id: str, assignee: str, min_risk: str, overdue: bool) -> CaseFilter:
@@ -157,17 +133,18 @@ def _case_filter(status: str, reason: str, token_id: str, assignee: str, min_ris
 async def _case_page(
     request: Request, person: Principal, case_id: UUID, status_code: int = 200, error: str | None = None
 ) -> Response:
-    detail = await _container(request).cases.get(case_id)
+    detail = await container_of(request).cases.get(case_id)
     check = detail.check
     facts = check.get("facts") if isinstance(check.get("facts"), dict) else None
     case = detail.case
     proposal = case.proposal
-    return _page(
+    return page(
         request, "case.html", person, status_code=status_code, error=error, detail=detail, case=case, check=check,
         trace=views.trace_lines(check), parties=views.parties(facts), evidence=views.evidence(facts),
         can_propose=bool(person.roles & {"analyst", "officer", "admin"}),
         can_confirm=bool(person.roles & {"officer", "admin"}),
         own_proposal=proposal is not None and proposal.proposed_by == person.sub and case.four_eyes,
+        reports=await container_of(request).reports.of_case(case_id),
     )  # fmt: skip
 
 
@@ -199,7 +176,7 @@ async def propose(
 ) -> Response:
     async def step() -> None:
         body = ProposeIn.model_validate({"resolution": resolution, "reason": reason})
-        await _container(request).cases.propose(case_id, person.sub, person.roles, body.resolution, body.reason)
+        await container_of(request).cases.propose(case_id, person.sub, person.roles, body.resolution, body.reason)
 
     return await _act(request, person, case_id, step)
 
@@ -207,7 +184,7 @@ async def propose(
 @router.post("/cases/{case_id}/confirm")
 async def confirm(request: Request, person: Person, case_id: UUID) -> Response:
     async def step() -> None:
-        await _container(request).cases.confirm(case_id, person.sub, person.roles)
+        await container_of(request).cases.confirm(case_id, person.sub, person.roles)
 
     return await _act(request, person, case_id, step)
 
@@ -218,7 +195,7 @@ async def decline(
 ) -> Response:
     async def step() -> None:
         body = DeclineIn.model_validate({"reason": reason})
-        await _container(request).cases.decline(case_id, person.sub, person.roles, body.reason)
+        await container_of(request).cases.decline(case_id, person.sub, person.roles, body.reason)
 
     return await _act(request, person, case_id, step)
 
@@ -231,7 +208,7 @@ async def add_note(
         if not person.roles & {"analyst", "officer", "admin"}:
             raise ValidationFailed("notes need the analyst or officer role", field="body")
         note = NoteIn.model_validate({"body": body})
-        await _container(request).cases.add_note(case_id, person.sub, note.body, [])
+        await container_of(request).cases.add_note(case_id, person.sub, note.body, [])
 
     return await _act(request, person, case_id, step)
 
@@ -239,7 +216,7 @@ async def add_note(
 @router.post("/cases/{case_id}/assign")
 async def assign_to_me(request: Request, person: Person, case_id: UUID) -> Response:
     async def step() -> None:
-        await _container(request).cases.assign(case_id, person.sub, person.sub)
+        await container_of(request).cases.assign(case_id, person.sub, person.sub)
 
     return await _act(request, person, case_id, step)
 
@@ -250,7 +227,7 @@ async def assign_to_me(request: Request, person: Person, case_id: UUID) -> Respo
 @router.get("/lookup", response_class=HTMLResponse)
 async def lookup_page(request: Request, person: Person, q: Annotated[str, Query(max_length=200)] = "") -> Response:
     """An investor by id or name, or a wallet by address: what the engine knows of them now."""
-    snapshot = _container(request).snapshot
+    snapshot = container_of(request).snapshot
     text = q.strip()
     investors: list[Any] = []
     wallets: list[Any] = []
@@ -268,4 +245,4 @@ async def lookup_page(request: Request, person: Person, q: Annotated[str, Query(
                 investors = [i for i in snapshot.investors.values() if needle in i.name.casefold()][:50]
             ids = {i.id for i in investors}
             wallets = [w for w in snapshot.wallets.values() if w.investor_id in ids]
-    return _page(request, "lookup.html", person, q=text, investors=investors, wallets=wallets, checksum=checksum)
+    return page(request, "lookup.html", person, q=text, investors=investors, wallets=wallets, checksum=checksum)
