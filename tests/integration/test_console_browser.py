@@ -231,7 +231,9 @@ async def test_an_officer_drafts_an_str_that_another_officer_signs_and_policies_
     await page.goto(f"{console_url}/console/cases/{case_id}")
     await page.get_by_role("button", name="Draft a suspicious-transaction report").click()
     await expect(page.get_by_test_id("report-status")).to_have_text("draft")
-    await page.get_by_role("textbox", name="Grounds of suspicion").fill("Receiver is a PEP; the source of funds is unexplained.")
+    await page.get_by_role("textbox", name="Grounds of suspicion").fill(
+        "Receiver is a PEP; the source of funds is unexplained."
+    )
     await page.get_by_label("background of client").check()
     await page.get_by_role("button", name="Save draft").click()
     await expect(page.locator("pre.preview")).to_contain_text("background_of_client")

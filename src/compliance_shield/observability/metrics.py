@@ -110,3 +110,13 @@ NAME_SCREENING_LATENCY = Histogram(
     buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025),
 )
 SCREENING_INDEX_NAMES = Gauge("compliance_screening_index_names", "Listed names held in the name-screening index")
+
+# -- review cases, AI-drafted reasoning and reports (issue 13) ---------------------------------------
+CASE_STEPS = Counter(
+    "compliance_case_steps_total",
+    "Review-case steps recorded, by action (case.opened, case.proposed, case.resolved, case.approval_refused, …)",
+    ["action"],
+)
+CASE_NARRATIVES = Counter(
+    "compliance_case_narratives_total", "AI narrative drafts by outcome (drafted, failed, deferred)", ["outcome"]
+)

@@ -31,6 +31,7 @@ from compliance_shield.db import checks as checks_repo
 from compliance_shield.domain import encoding
 from compliance_shield.domain.case import ReviewCase
 from compliance_shield.domain.case_narrative import Narrative, narrative_schema
+from compliance_shield.observability.metrics import CASE_NARRATIVES
 from compliance_shield.services.cases.records import record
 
 log = structlog.get_logger(__name__)
@@ -167,6 +168,9 @@ class ReasoningService:
                         failed += 1
             finally:
                 await lock_conn.execute("SELECT pg_advisory_unlock($1)", PASS_LOCK_KEY)
+        for outcome, count in (("drafted", drafted), ("failed", failed), ("deferred", deferred)):
+            if count:
+                CASE_NARRATIVES.labels(outcome).inc(count)
         return PassResult(drafted, failed, deferred)
 
     async def _draft(self, case_id: UUID) -> bool:

@@ -9,6 +9,7 @@ from compliance_shield.db import Conn, audit
 from compliance_shield.db import cases as repo
 from compliance_shield.db import checks as checks_repo
 from compliance_shield.domain.case import ReviewCase
+from compliance_shield.observability.metrics import CASE_STEPS
 from compliance_shield.services.events import outbox_row
 
 
@@ -37,6 +38,7 @@ async def record(
     await repo.add_history(conn, case.id, now, actor, action, extra or {})
     await audit.append(conn, [audit.AuditEntry(now, actor, action, "review_case", str(case.id), payload)])
     await checks_repo.insert_outbox(conn, [outbox_row(action, str(case.token_id), payload, now)])
+    CASE_STEPS.labels(action).inc()  # (counted before commit: a rolled-back step may be counted)
 
 
 async def record_check_answer(conn: Conn, check: dict[str, Any], case: ReviewCase, actor: str, now: datetime) -> None:
