@@ -227,12 +227,6 @@ class Settings(BaseSettings):
                 raise ValueError(f"{name} must be a 32-byte hex private key")
         return self
 
-    @model_validator(mode="after")
-    def _reasoning_needs_its_key(self) -> Self:
-        if self.enable_ai_reasoning and self.grok_api_key is None:
-            raise ValueError("ENABLE_AI_REASONING needs GROK_API_KEY")
-        return self
-
     @property
     def grok_fields(self) -> frozenset[str]:
         """GROK_SEND_FIELDS as a set."""

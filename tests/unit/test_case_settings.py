@@ -12,7 +12,7 @@ def test_reasoning_defaults_to_xai_and_needs_its_key() -> None:
     settings = Settings()
     assert settings.grok_base_url == "https://api.x.ai/v1"
     assert settings.grok_fields == frozenset({"countries", "categories"})
-    with pytest.raises(ValidationError, match="ENABLE_AI_REASONING needs GROK_API_KEY"):
+    with pytest.raises(ValidationError, match="ENABLE_AI_REASONING is set but GROK_API_KEY is not"):
         Settings(enable_ai_reasoning=True)
     assert Settings(enable_ai_reasoning=True, grok_api_key="k").enable_ai_reasoning
 

@@ -21,7 +21,7 @@ from compliance_shield.domain.engine import evaluate
 from compliance_shield.domain.facts import TravelRuleData
 from compliance_shield.domain.rules.limits import lookback_seconds
 from compliance_shield.domain.values import BlockchainType, RuleResult, TransferType
-from compliance_shield.services.decide import request_hash
+from compliance_shield.services.checks.contract import request_hash
 from compliance_shield.services.gather import CheckRequest, gather_facts
 from compliance_shield.services.ledger import Reservation, TokenLedger, change_reserve
 from compliance_shield.services.snapshot import Snapshot
