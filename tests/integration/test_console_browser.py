@@ -11,6 +11,7 @@ import asyncio
 import re
 import shutil
 import socket
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -260,3 +261,41 @@ async def test_an_officer_drafts_an_str_that_another_officer_signs_and_policies_
     await expect(page.get_by_test_id("diff")).to_contain_text("+- rule: kyc_verified")
     await shot(page, "11-policy-diff")
     await context.close()
+
+
+async def test_an_officer_dismisses_a_screening_hit_from_the_case_page(
+    client: httpx.AsyncClient,
+    admin: Headers,
+    checker: Headers,
+    settings: Settings,
+    container: Container,
+    console_url: str,
+    browser: Browser,
+) -> None:
+    listed = "Zorblax Quintavius Oduya"
+    source = f"watch-{uuid.uuid4().hex[:8]}"
+    imported = await container.lists.import_files(source, {"l.csv": f"name,addresses\n{listed},\n".encode()}, actor="t")
+    assert imported.status == "imported"
+    token = await make_token(
+        client, admin, await publish_document(client, admin, policy_document([{"rule": "pep_review"}]))
+    )
+    _, a = await make_party(client, admin)
+    listed_investor, b = await make_party(client, admin, pep=True, name=listed)
+    check = (
+        await client.post("/v1/compliance/transfer-check", json=transfer(token["id"], a, b, 1), headers=checker)
+    ).json()
+    assert check["status"] == "ESCALATED"
+    await container.cases.open_escalated()
+    case_id = await case_of(client, admin, check)
+
+    context = await browser.new_context(viewport={"width": 1366, "height": 900})
+    page = await context.new_page()
+    await sign_in(page, console_url, bearer(settings, "officer", sub="officer-farah"))
+    await page.goto(f"{console_url}/console/cases/{case_id}")
+    await expect(page.get_by_text(f"{listed} on {source}")).to_be_visible()
+    await page.get_by_label("Why").fill("Different date of birth and nationality on the passport copy")
+    await page.get_by_role("button", name="Dismiss (not this person)").click()
+    await expect(page.get_by_text("case.hit_dismissed by officer-farah")).to_be_visible()
+    await context.close()
+    screening = await client.get(f"/v1/screening/investors/{listed_investor['id']}", headers=admin)
+    assert [d["entity_uid"] for d in screening.json()["dismissals"]] != []

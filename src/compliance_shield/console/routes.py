@@ -20,7 +20,7 @@ from compliance_shield.console.common import HERE, Person, container_of, now, pa
 from compliance_shield.console.session import SignInRequired, sign_in, sign_out
 from compliance_shield.db import dashboard
 from compliance_shield.domain.addresses import checksum, is_evm_address
-from compliance_shield.errors import ComplianceShieldError, NotAuthenticated, ValidationFailed
+from compliance_shield.errors import ComplianceShieldError, Forbidden, NotAuthenticated, ValidationFailed
 from compliance_shield.services.cases import CaseFilter
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -209,6 +209,39 @@ async def add_note(
             raise ValidationFailed("notes need the analyst or officer role", field="body")
         note = NoteIn.model_validate({"body": body})
         await container_of(request).cases.add_note(case_id, person.sub, note.body, [])
+
+    return await _act(request, person, case_id, step)
+
+
+@router.post("/cases/{case_id}/hits")
+async def screening_hit(
+    request: Request,
+    person: Person,
+    case_id: UUID,
+    investor_id: Annotated[str, Form(max_length=64)] = "",
+    source: Annotated[str, Form(max_length=200)] = "",
+    entity_uid: Annotated[str, Form(max_length=200)] = "",
+    verdict: Annotated[str, Form(max_length=20)] = "",
+    reason: Annotated[str, Form(max_length=4000)] = "",
+) -> Response:
+    """An officer's verdict on a name-screening hit of a party: dismissed as a false positive (the
+    screening service re-screens the investor), or confirmed as the listed person (recorded on the case)."""
+
+    async def step() -> None:
+        body = DeclineIn.model_validate({"reason": reason})
+        try:
+            investor = UUID(investor_id)
+        except ValueError as exc:
+            raise ValidationFailed("not an investor id", field="investor_id") from exc
+        c = container_of(request)
+        if verdict == "dismiss":
+            if not person.roles & {"officer", "admin"}:
+                raise Forbidden("dismissing a screening hit needs the officer role")
+            await c.screening.dismiss(investor, source, entity_uid, body.reason, person.sub)
+        elif verdict != "confirm":
+            raise ValidationFailed("the verdict is dismiss or confirm", field="verdict")
+        await c.cases.record_hit_verdict(case_id, person.sub, person.roles, verdict, investor, source, entity_uid,
+                                         body.reason)  # fmt: skip
 
     return await _act(request, person, case_id, step)
 

@@ -30,6 +30,8 @@ class Hit:
     entity: str
     score: str
     dismissed: bool
+    source: str = ""
+    entity_uid: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +39,7 @@ class Party:
     side: str
     address: str
     bound: bool
+    investor_id: str | None = None
     name: str | None = None
     country: str | None = None
     category: str | None = None
@@ -74,6 +77,8 @@ def _hits(screening: dict[str, Any] | None) -> tuple[Hit, ...]:
             entity=str(h.get("entity_name") or h.get("name") or h.get("entity_uid") or "?"),
             score=f"{float(h.get('score') or 0):.2f}",
             dismissed=bool(h.get("dismissed")),
+            source=str(h.get("source") or ""),
+            entity_uid=str(h.get("entity_uid") or ""),
         )
         for h in screening.get("hits") or ()
     )
@@ -94,6 +99,7 @@ def parties(facts: dict[str, Any] | None) -> list[Party]:
                 side=side,
                 address=str(party.get("address", "?")),
                 bound=True,
+                investor_id=str(investor.get("id")),
                 name=investor.get("name"),
                 country=investor.get("country"),
                 category=investor.get("category"),

@@ -196,6 +196,24 @@ class CaseService:
             )
             return note_id
 
+    async def record_hit_verdict(
+        self,
+        case_id: UUID,
+        actor: str,
+        roles: frozenset[str],
+        verdict: str,
+        investor_id: UUID,
+        source: str,
+        entity_uid: str,
+        reason: str,
+    ) -> None:
+        """Record an officer's verdict (``dismiss`` or ``confirm``) on a party's screening hit."""
+        rules.require_role(roles, rules.CONFIRMERS, "a verdict on a screening hit")
+        async with self._changing(case_id) as (conn, case, now):
+            payload = {"investor_id": str(investor_id), "source": source, "entity_uid": entity_uid, "reason": reason}
+            await record(conn, case, f"case.hit_{'dismissed' if verdict == 'dismiss' else 'confirmed'}", actor, now,
+                         payload)  # fmt: skip
+
     async def propose(
         self, case_id: UUID, actor: str, roles: frozenset[str], resolution: Resolution, reason: str
     ) -> ReviewCase:
