@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 import httpx
 import pytest
@@ -13,6 +14,7 @@ from support import Headers, hold, make_party, make_token, policy_document, publ
 
 from compliance_shield.bootstrap import Container
 from compliance_shield.services.cases.demo import escalate_demo_transfers
+from compliance_shield.services.replay import replay
 from compliance_shield.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -213,6 +215,10 @@ async def test_four_eyes_approval_turns_the_check_into_an_approval_with_its_rese
 
     detail = (await client.get(f"/v1/cases/{case['id']}", headers=analyst_a)).json()
     assert [h["action"] for h in detail["history"]] == ["case.opened", "case.proposed", "case.resolved"]
+    # the stored decision still replays: against the engine's answer the case kept
+    async with container.pool.acquire() as conn:
+        replayed = await replay(conn, UUID(check["id"]))
+    assert replayed.reproduced, replayed.differences
     async with container.pool.acquire() as conn:
         actions = await conn.fetch(
             "SELECT action, actor FROM audit_log WHERE entity_type = 'review_case' AND entity_id = $1 ORDER BY seq",

@@ -22,7 +22,8 @@ ADMIN = frozenset({"admin"})
 def new_case(risk: int = 40, min_risk: int = 0, codes: tuple[str, ...] = ("PEP_REVIEW",)) -> ReviewCase:
     return rules.open_case(
         uuid4(), check_id=uuid4(), check_created_at=NOW, token_id=uuid4(), reason_codes=codes, risk_score=risk,
-        origin=Origin.ESCALATED, opened_by="system", four_eyes_min_risk=min_risk, now=NOW,
+        engine_status="ESCALATED", engine_restriction_code=6, origin=Origin.ESCALATED, opened_by="system",
+        four_eyes_min_risk=min_risk, now=NOW,
     )  # fmt: skip
 
 

@@ -60,7 +60,8 @@ def test_names_and_addresses_are_sent_only_when_allowed(name: str, fields: set[s
     address = "0x" + "ab" * 20
     case = rules.open_case(
         uuid4(), check_id=uuid4(), check_created_at=NOW, token_id=uuid4(), reason_codes=("PEP_REVIEW",),
-        risk_score=40, origin=Origin.ESCALATED, opened_by="system", four_eyes_min_risk=0, now=NOW,
+        risk_score=40, engine_status="ESCALATED", engine_restriction_code=6, origin=Origin.ESCALATED,
+        opened_by="system", four_eyes_min_risk=0, now=NOW,
     )  # fmt: skip
     text = encoding.dumps_text(prompt_inputs(case, _check(name, address), frozenset(fields)))
     assert (name in text) == ("names" in fields)

@@ -13,7 +13,8 @@ from compliance_shield.db import Conn
 from compliance_shield.domain.case import CaseStatus, Origin, Proposal, ReviewCase
 
 _COLUMNS = (
-    "id, check_id, check_created_at, token_id, origin, reason_codes, primary_reason, risk_score, four_eyes, "
+    "id, check_id, check_created_at, token_id, origin, reason_codes, primary_reason, risk_score, engine_status, "
+    "engine_restriction_code, four_eyes, "
     "status, assignee, opened_at, opened_by, due_at, proposal, outcome, resolved_by, resolved_at, version"
 )
 
@@ -28,6 +29,8 @@ def _case(row: asyncpg.Record) -> ReviewCase:
         reason_codes=tuple(row["reason_codes"]),
         primary_reason=row["primary_reason"],
         risk_score=row["risk_score"],
+        engine_status=row["engine_status"],
+        engine_restriction_code=row["engine_restriction_code"],
         four_eyes=row["four_eyes"],
         status=CaseStatus(row["status"]),
         assignee=row["assignee"],
@@ -46,12 +49,13 @@ async def insert_case(conn: Conn, case: ReviewCase) -> bool:
     """Insert ``case``; False when its check already has one (nothing is written then)."""
     inserted = await conn.fetchval(
         f"""INSERT INTO review_cases ({_COLUMNS})
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
             ON CONFLICT (check_id) DO NOTHING RETURNING true""",  # noqa: S608
         case.id, case.check_id, case.check_created_at, case.token_id, case.origin.value, list(case.reason_codes),
-        case.primary_reason, case.risk_score, case.four_eyes, case.status.value, case.assignee, case.opened_at,
-        case.opened_by, case.due_at, case.proposal.to_json() if case.proposal else None, case.outcome,
-        case.resolved_by, case.resolved_at, case.version,
+        case.primary_reason, case.risk_score, case.engine_status, case.engine_restriction_code, case.four_eyes,
+        case.status.value, case.assignee, case.opened_at, case.opened_by, case.due_at,
+        case.proposal.to_json() if case.proposal else None, case.outcome, case.resolved_by, case.resolved_at,
+        case.version,
     )  # fmt: skip
     return bool(inserted)
 
@@ -214,7 +218,7 @@ async def set_high_water(conn: Conn, name: str, at: datetime) -> None:
 async def escalated_without_case(conn: Conn, since: datetime | None, limit: int) -> list[dict[str, Any]]:
     """Escalated checks decided after ``since`` (all when None) that have no case yet, oldest first."""
     rows = await conn.fetch(
-        """SELECT c.id, c.created_at, c.token_id, c.risk_score, c.reasons
+        """SELECT c.id, c.created_at, c.token_id, c.risk_score, c.reasons, c.status, c.restriction_code
            FROM transfer_compliance_checks c
            WHERE c.status = 'ESCALATED' AND ($1::timestamptz IS NULL OR c.created_at > $1)
              AND NOT EXISTS (SELECT 1 FROM review_cases r WHERE r.check_id = c.id)

@@ -103,6 +103,9 @@ class ReviewCase:
     reason_codes: tuple[str, ...]
     primary_reason: str
     risk_score: int
+    #: the engine's answer (status, restriction code) when the case opened
+    engine_status: str
+    engine_restriction_code: int
     four_eyes: bool
     status: CaseStatus
     opened_at: datetime
@@ -127,6 +130,8 @@ def open_case(
     token_id: UUID,
     reason_codes: tuple[str, ...],
     risk_score: int,
+    engine_status: str,
+    engine_restriction_code: int,
     origin: Origin,
     opened_by: str,
     four_eyes_min_risk: int,
@@ -143,6 +148,8 @@ def open_case(
         reason_codes=codes,
         primary_reason=codes[0],
         risk_score=risk_score,
+        engine_status=engine_status,
+        engine_restriction_code=engine_restriction_code,
         four_eyes=risk_score >= four_eyes_min_risk,
         status=CaseStatus.OPEN,
         opened_at=now,

@@ -99,9 +99,7 @@ class CaseService:
             rows = await repo.escalated_without_case(conn, window, limit)
             opened = 0
             for row in rows:
-                codes = tuple(r["code"] for r in row["reasons"])
-                if await self._open(conn, row["id"], row["created_at"], row["token_id"], codes, row["risk_score"],
-                                    Origin.ESCALATED, "system", now):  # fmt: skip
+                if await self._open(conn, row, Origin.ESCALATED, "system", now):
                     opened += 1
             if rows:
                 await repo.set_high_water(conn, "escalated", max(r["created_at"] for r in rows))
@@ -116,12 +114,8 @@ class CaseService:
                 raise NotFound(f"check {check_id} not found", details=[{"field": "check_id", "message": "unknown"}])
             if check["status"] == "APPROVED":
                 raise Conflict("an approved check needs no review (cancel it instead)")
-            codes = tuple(r["code"] for r in check["reasons"])
             origin = Origin.ESCALATED if check["status"] == "ESCALATED" else Origin.REQUESTED
-            opened = await self._open(
-                conn, check_id, check["created_at"], check["token_id"], codes, check["risk_score"], origin, actor, now,
-                {"reason": reason},
-            )  # fmt: skip
+            opened = await self._open(conn, check, origin, actor, now, {"reason": reason})
             if opened is None:
                 raise Conflict(f"check {check_id} already has a case")
             return opened
@@ -129,20 +123,18 @@ class CaseService:
     async def _open(
         self,
         conn: Conn,
-        check_id: UUID,
-        created_at: datetime,
-        token_id: UUID,
-        codes: tuple[str, ...],
-        risk_score: int,
+        check: dict[str, Any],
         origin: Origin,
         actor: str,
         now: datetime,
         extra: dict[str, Any] | None = None,
     ) -> ReviewCase | None:
+        """A case for ``check`` (a stored check row) unless it has one."""
         case = rules.open_case(
-            uuid7(), check_id=check_id, check_created_at=created_at, token_id=token_id, reason_codes=codes,
-            risk_score=risk_score, origin=origin, opened_by=actor, four_eyes_min_risk=self._four_eyes_min_risk,
-            now=now,
+            uuid7(), check_id=check["id"], check_created_at=check["created_at"], token_id=check["token_id"],
+            reason_codes=tuple(r["code"] for r in check["reasons"]), risk_score=check["risk_score"],
+            engine_status=check["status"], engine_restriction_code=check["restriction_code"], origin=origin,
+            opened_by=actor, four_eyes_min_risk=self._four_eyes_min_risk, now=now,
         )  # fmt: skip
         if not await repo.insert_case(conn, case):
             return None

@@ -32,6 +32,10 @@ def upgrade() -> None:
             reason_codes       text[] NOT NULL,
             primary_reason     text NOT NULL,
             risk_score         smallint NOT NULL CHECK (risk_score BETWEEN 0 AND 100),
+            -- the engine's answer when the case opened (the check's row then carries the officers'):
+            -- replay compares the re-evaluation with these
+            engine_status      text NOT NULL CHECK (engine_status IN ('REJECTED', 'ESCALATED')),
+            engine_restriction_code smallint NOT NULL,
             four_eyes          boolean NOT NULL,
             status             text NOT NULL
                                CHECK (status IN ('open', 'proposed', 'awaiting_info', 'resolved')),
