@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
+from importlib.resources import files
 from typing import Any
 from uuid import UUID
 
 import httpx
 import pytest
 from conftest import bearer
+from jsonschema import Draft202012Validator
 from support import Headers, hold, make_party, make_token, policy_document, publish_document, transfer
 
 from compliance_shield.bootstrap import Container
+from compliance_shield.domain import encoding
 from compliance_shield.services.cases.demo import escalate_demo_transfers
 from compliance_shield.services.replay import replay
 from compliance_shield.settings import Settings
@@ -425,3 +428,29 @@ async def test_demo_escalations_open_cases_for_transfers_to_pep_holders(
     assert [c["status"] for c in mine] == ["ESCALATED"]
     case = await client.get(f"/v1/cases/by-check/{mine[0]['id']}", headers=admin)
     assert case.json()["status"] == "open"
+
+
+async def test_case_events_match_the_published_event_schema(
+    client: httpx.AsyncClient,
+    admin: Headers,
+    analyst_a: Headers,
+    officer_b: Headers,
+    container: Container,
+    market: Market,
+) -> None:
+    _, cursor = await events_after(client, admin, None)
+    _, case = await market.escalated_case(container, admin)
+    await propose(client, case["id"], analyst_a, "reject", "adverse media")
+    await confirm(client, case["id"], officer_b)
+    events, _ = await events_after(client, admin, cursor)
+    mine = [e["payload"] for e in events if e["payload"]["data"].get("case_id") == case["id"]]
+    assert [e["event_type"] for e in mine] == [
+        "case.opened",
+        "case.proposed",
+        "transfer_check.decided",
+        "case.resolved",
+    ]
+    schema = encoding.loads(files("compliance_shield").joinpath("schemas", "compliance-event.schema.json").read_text())
+    validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    for event in mine:
+        assert list(validator.iter_errors(event)) == [], event["event_type"]
