@@ -454,3 +454,35 @@ async def test_case_events_match_the_published_event_schema(
     validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
     for event in mine:
         assert list(validator.iter_errors(event)) == [], event["event_type"]
+
+
+async def test_an_approval_with_new_grounds_for_review_is_refused(
+    client: httpx.AsyncClient,
+    admin: Headers,
+    checker: Headers,
+    analyst_a: Headers,
+    officer_b: Headers,
+    container: Container,
+) -> None:
+    rules = [{"rule": "wallet_bound"}, {"rule": "pep_review"}, {"rule": "sufficient_balance"},
+             {"rule": "country_review", "params": {"countries": ["MT"], "include_fatf_increased_monitoring": False,
+                                                    "include_fatf_call_for_action_edd": False}}]  # fmt: skip
+    token = await make_token(client, admin, await publish_document(client, admin, policy_document(rules)))
+    seller, a = await make_party(client, admin)
+    await hold(client, admin, token["id"], seller["id"], 100)
+    buyer, b = await make_party(client, admin, pep=True)
+    check = (
+        await client.post("/v1/compliance/transfer-check", json=transfer(token["id"], a, b, 5), headers=checker)
+    ).json()
+    assert [r["code"] for r in check["reasons"]] == ["PEP_REVIEW"]
+    await container.cases.open_escalated()
+    case = (await client.get(f"/v1/cases/by-check/{check['id']}", headers=admin)).json()
+    await propose(client, case["id"], analyst_a, "approve", "PEP reviewed")
+    # the receiver moves to a country under review: a ground the officers did not see
+    moved = await client.patch(f"/v1/investors/{buyer['id']}", json={"country": "MT"}, headers=admin)
+    assert moved.status_code == 200, moved.text
+    refused = await confirm(client, case["id"], officer_b)
+    assert refused.json()["status"] == "open"
+    detail = (await client.get(f"/v1/cases/{case['id']}", headers=admin)).json()
+    assert detail["history"][-1]["payload"]["codes"] == ["COUNTRY_REVIEW"]
+    assert (await client.get(f"/v1/compliance/checks/{check['id']}", headers=admin)).json()["status"] == "ESCALATED"

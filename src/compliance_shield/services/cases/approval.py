@@ -1,11 +1,13 @@
 """Taking the approval of a confirmed case: the engine's reservation, atomically.
 
-The officers' approval overrides what made the engine escalate (reviews, missing evidence), not
-what would reject the transfer now. Under the token's state-row lock — the lock every decision
-writer and settlement takes — the transfer is evaluated again on the token's current ledger and
-current policy; any ``fail`` (a cap that filled meanwhile, a party sanctioned since) refuses the
-approval. Otherwise the reservation is inserted and the token's version bumped with the change,
-so every process's in-memory ledger catches up exactly as after an engine approval.
+The officers' approval overrides what made the engine escalate (the rules that asked for review
+or lacked evidence then), not what would reject the transfer now nor new grounds they did not
+see. Under the token's state-row lock — the lock every decision writer and settlement takes — the
+transfer is evaluated again on the token's current ledger and current policy; any ``fail`` (a cap
+that filled meanwhile, a party sanctioned since), or a ``review``/``error`` from a rule that
+passed at escalation (evidence unavailable now, a new ground), refuses the approval. Otherwise
+the reservation is inserted and the token's version bumped with the change, so every process's
+in-memory ledger catches up exactly as after an engine approval.
 """
 
 from __future__ import annotations
@@ -60,9 +62,12 @@ def request_of(check: dict[str, Any]) -> CheckRequest:
 
 
 async def take_approval(
-    conn: Conn, snapshot: Snapshot, request: CheckRequest, check_id: UUID, now: datetime
+    conn: Conn, snapshot: Snapshot, request: CheckRequest, check_id: UUID, reviewed_rules: frozenset[str], now: datetime
 ) -> ApprovalTaken | ApprovalRefused:
-    """Reserve the approved transfer's effect (inside the caller's transaction), or refuse."""
+    """Reserve the approved transfer's effect (inside the caller's transaction), or refuse.
+
+    ``reviewed_rules``: the rules whose ``review`` or ``error`` made the engine escalate.
+    """
     token = snapshot.tokens.get(request.token_id)
     policy = snapshot.policies.get(token.policy_id) if token is not None and token.policy_id else None
     if token is None or policy is None:
@@ -80,7 +85,13 @@ async def take_approval(
     )
     facts = gather_facts(snapshot, ledger, request, now)
     decision = evaluate(policy.compiled, facts, now)
-    failing = [t for t in decision.rules if t.result is RuleResult.FAIL]
+    # what the officers reviewed may stand; anything failing now, or asking for review (or missing
+    # its evidence) for a rule that did not at escalation, was not reviewed: fail closed
+    failing = [
+        t for t in decision.rules
+        if t.result is RuleResult.FAIL
+        or (t.result in (RuleResult.REVIEW, RuleResult.ERROR) and t.rule not in reviewed_rules)
+    ]  # fmt: skip
     if failing:
         codes = tuple(t.code.value if t.code is not None else t.rule for t in failing)
         return ApprovalRefused(codes, "; ".join(t.message or t.rule for t in failing))

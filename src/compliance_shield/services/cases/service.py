@@ -282,7 +282,8 @@ class CaseService:
     ) -> ReviewCase:
         if check["status"] != "ESCALATED":
             raise Conflict(f"the check is {check['status']}: only an escalated check can be approved on review")
-        taken = await take_approval(conn, self._snapshot, request, check["id"], now)
+        reviewed = frozenset(str(t["rule"]) for t in check["rules"] if t["result"] in ("review", "error"))
+        taken = await take_approval(conn, self._snapshot, request, check["id"], reviewed, now)
         if isinstance(taken, ApprovalRefused):
             changed = rules.reopen(case)
             await repo.update_case(conn, changed)
