@@ -8,13 +8,11 @@ from uuid import UUID
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import ValidationError
 
 from compliance_shield.api.auth import Principal
 from compliance_shield.api.case_schemas import Text
-from compliance_shield.console.common import Person, container_of, page
+from compliance_shield.console.common import Person, act, container_of, page
 from compliance_shield.domain.report import SUSPICION_CATEGORIES, DraftEdit
-from compliance_shield.errors import ComplianceShieldError
 from compliance_shield.services.cases.report_pdf import render_pdf
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -38,15 +36,10 @@ async def _report_page(
 
 
 async def _act(request: Request, person: Principal, report_id: UUID, step: Callable[[], Awaitable[object]]) -> Response:
-    try:
-        await step()
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or "form"
-        return await _report_page(request, person, report_id, 422, f"{field}: {first['msg']}")
-    except ComplianceShieldError as exc:
-        return await _report_page(request, person, report_id, exc.status, exc.message)
-    return RedirectResponse(f"/console/reports/{report_id}", status_code=303)
+    async def refused(status: int, message: str) -> Response:
+        return await _report_page(request, person, report_id, status, message)
+
+    return await act(step, f"/console/reports/{report_id}", refused)
 
 
 @router.post("/cases/{case_id}/reports")

@@ -3,6 +3,7 @@ signed-in person's identity and roles: four-eyes and role checks are the service
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -11,16 +12,15 @@ from uuid import UUID
 from fastapi import APIRouter, FastAPI, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from pydantic import ValidationError
 
 from compliance_shield.api.auth import Principal
 from compliance_shield.api.case_schemas import DeclineIn, NoteIn, ProposeIn
 from compliance_shield.console import policy_pages, reports_pages, views
-from compliance_shield.console.common import HERE, Person, container_of, now, page
+from compliance_shield.console.common import HERE, Person, act, container_of, now, page
 from compliance_shield.console.session import SignInRequired, sign_in, sign_out
 from compliance_shield.db import dashboard
 from compliance_shield.domain.addresses import checksum, is_evm_address
-from compliance_shield.errors import ComplianceShieldError, Forbidden, NotAuthenticated, ValidationFailed
+from compliance_shield.errors import Forbidden, NotAuthenticated, ValidationFailed
 from compliance_shield.services.cases import CaseFilter
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -153,17 +153,13 @@ async def case_page(request: Request, person: Person, case_id: UUID) -> Response
     return await _case_page(request, person, case_id)
 
 
-async def _act(request: Request, person: Principal, case_id: UUID, step: Any) -> Response:
-    """Run ``step``; on success back to the case (POST-redirect-GET), else the case with the error."""
-    try:
-        await step()
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or "form"
-        return await _case_page(request, person, case_id, 422, f"{field}: {first['msg']}")
-    except ComplianceShieldError as exc:
-        return await _case_page(request, person, case_id, exc.status, exc.message)
-    return RedirectResponse(f"/console/cases/{case_id}", status_code=303)
+async def _act(request: Request, person: Principal, case_id: UUID, step: Callable[[], Awaitable[object]]) -> Response:
+    """Run ``step``; then the case again (its error shown when the service refused)."""
+
+    async def refused(status: int, message: str) -> Response:
+        return await _case_page(request, person, case_id, status, message)
+
+    return await act(step, f"/console/cases/{case_id}", refused)
 
 
 @router.post("/cases/{case_id}/propose")
