@@ -12,7 +12,16 @@ import httpx
 import pytest
 from conftest import bearer
 from jsonschema import Draft202012Validator
-from support import Headers, hold, make_party, make_token, policy_document, publish_document, transfer
+from support import (
+    Headers,
+    hold,
+    make_party,
+    make_token,
+    policy_document,
+    publish_document,
+    server_process,
+    transfer,
+)
 
 from compliance_shield.bootstrap import Container
 from compliance_shield.domain import encoding
@@ -198,7 +207,11 @@ async def test_four_eyes_approval_turns_the_check_into_an_approval_with_its_rese
     assert answer["restriction_code"] == 0
     assert answer["settlement"]["status"] == "pending"
     assert answer["expires_at"] is not None
-    # the reservation is real: the approval settles like an engine approval
+    # the reservation is real: the engine's ledger counts it (cap 2: the seller and this receiver)…
+    _, late = await make_party(client, admin)
+    late_check = await market.check(late)
+    assert [r["code"] for r in late_check["reasons"]] == ["MAX_HOLDERS_EXCEEDED"]
+    # …and the approval settles like an engine approval
     settled = await client.post(
         f"/v1/compliance/checks/{check['id']}/settle", json={"tx_hash": "0x" + "ab" * 32}, headers=checker
     )
@@ -486,3 +499,31 @@ async def test_an_approval_with_new_grounds_for_review_is_refused(
     detail = (await client.get(f"/v1/cases/{case['id']}", headers=admin)).json()
     assert detail["history"][-1]["payload"]["codes"] == ["COUNTRY_REVIEW"]
     assert (await client.get(f"/v1/compliance/checks/{check['id']}", headers=admin)).json()["status"] == "ESCALATED"
+
+
+async def test_another_server_process_counts_a_reviewed_approval(
+    client: httpx.AsyncClient,
+    admin: Headers,
+    checker: Headers,
+    analyst_a: Headers,
+    officer_b: Headers,
+    settings: Settings,
+    database_url: str,
+    container: Container,
+    market: Market,
+) -> None:
+    async with server_process(settings, database_url) as (_, other, _app):
+        _, holder = await make_party(client, admin)
+        body = transfer(market.token_id, market.seller, holder, 1)
+        first = await other.post("/v1/compliance/transfer-check", json=body, headers=checker)
+        assert first.json()["status"] == "APPROVED"  # the other process has the token's ledger loaded now
+        cancelled = await client.post(f"/v1/compliance/checks/{first.json()['id']}/cancel", json={"reason": "x"},
+                                      headers=admin)  # fmt: skip
+        assert cancelled.status_code == 200
+        _, case = await market.escalated_case(container, admin)
+        await propose(client, case["id"], analyst_a, "approve")
+        assert (await confirm(client, case["id"], officer_b)).json()["outcome"] == "approved"
+        _, late = await make_party(client, admin)
+        body = transfer(market.token_id, market.seller, late, 1)
+        answer = await other.post("/v1/compliance/transfer-check", json=body, headers=checker)
+        assert [r["code"] for r in answer.json()["reasons"]] == ["MAX_HOLDERS_EXCEEDED"]
