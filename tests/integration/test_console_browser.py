@@ -19,13 +19,15 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from conftest import bearer
+from chat_server import NARRATIVE, serving
+from conftest import TEST_SECRET, bearer
 from fastapi import FastAPI
 from playwright.async_api import Browser, Page, async_playwright, expect
 from support import Headers, hold, make_party, make_token, policy_document, publish_document, transfer
 
 from compliance_shield.bootstrap import Container
-from compliance_shield.settings import Settings
+from compliance_shield.settings import AppEnv, Settings
+from compliance_shield.workers.reasoning import reasoning_service
 
 pytestmark = pytest.mark.integration
 
@@ -36,6 +38,11 @@ CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
 ]  # fmt: skip
+
+
+# how long an expectation waits for the page to get there (a bound, not a measurement: these
+# machines are shared, and a page can take seconds under load)
+expect.set_options(timeout=30_000)
 
 
 @pytest.fixture(scope="module")
@@ -106,6 +113,11 @@ async def test_an_escalated_transfer_is_approved_by_two_people_in_the_console(
     assert check["status"] == "ESCALATED"
     await container.cases.open_escalated()
     case_id = await case_of(client, admin, check)
+    # the reasoning worker drafts its narrative, from a local chat-completions server
+    async with serving() as chat, httpx.AsyncClient() as http:
+        grok = Settings(app_env=AppEnv.TEST, jwt_secret=TEST_SECRET, enable_ai_reasoning=True, grok_api_key="k",
+                        grok_base_url=chat.url)  # fmt: skip
+        await reasoning_service(grok, container.pool, http).run_pass(limit=1000)
     analyst = bearer(settings, "analyst", sub="analyst-asha")
     officer = bearer(settings, "officer", sub="officer-bilal")
 
@@ -127,6 +139,7 @@ async def test_an_escalated_transfer_is_approved_by_two_people_in_the_console(
     await links.first.click()
     await expect(page.get_by_test_id("check-id")).to_have_text(check["id"])
     await expect(page.get_by_text("politically exposed person", exact=True)).to_be_visible()
+    await expect(page.get_by_test_id("narrative-summary")).to_have_text(NARRATIVE["summary"])
     await shot(page, "04-case-open")
 
     # analyst A proposes approval, and cannot confirm it
