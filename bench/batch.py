@@ -36,7 +36,7 @@ from bench._harness import Connection, Service, latency_ms, timed_post
 from bench.accounting import cpu_ms_each, describe_metrics
 from bench.checks import add_service_arguments, check_arguments, run_main
 from bench.load import CHECK_PATH, CheckTally, Driver, Measured, Pick, measure
-from bench.report import correctness, findings, render_findings, render_table
+from bench.report import correctness, findings, render_findings, render_table, runs_row
 
 BATCH_PATH = f"{CHECK_PATH}/batch"
 #: the most transfers the endpoint takes in one batch
@@ -150,6 +150,7 @@ def render(report: dict[str, Any], console: Console) -> None:
         ("batches", f"{report['batches']:,} ({report['batches_per_second']:,.2f}/s)"),
         ("transfers checked", f"{report['transfers_checked']:,}"),
         ("throughput", f"{report['checks_per_second']:,.1f} checks/s"),
+        *runs_row(report, "checks/s"),
         ("batch latency ms", "  ".join(f"{k} {v:.1f}" for k, v in report["batch_latency_ms"].items())),
         ("batch errors", ", ".join(f"{s}: {n}" for s, n in report["errors"].items()) or "0"),
         ("shed batches (503 OVERLOADED)", f"{report['shed_batches']:,}"),
@@ -176,14 +177,16 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     add_service_arguments(parser)
     args = parser.parse_args(argv)
-    check_arguments(parser, args, ("seconds", "batch_size", "concurrency", "workers", "investors"))
+    check_arguments(parser, args, ("seconds", "batch_size", "concurrency", "workers", "investors", "runs"))
     if args.batch_size > MAX_BATCH:
         parser.error(f"--batch-size is at most {MAX_BATCH} (the endpoint's limit)")
     return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return run_main(_parse(argv), bench, render, baseline=False)
+    return run_main(
+        _parse(argv), bench, render, baseline=False, rate_key="checks_per_second", latency_key="batch_latency_ms"
+    )
 
 
 if __name__ == "__main__":

@@ -44,6 +44,7 @@ from __future__ import annotations
 import argparse
 import json
 import signal
+import statistics
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -83,7 +84,7 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.requests is not None:
         args.seconds = None
-    check_arguments(parser, args, ("concurrency", "requests", "seconds", "rate"))
+    check_arguments(parser, args, ("concurrency", "requests", "seconds", "rate", "runs"))
     return args
 
 
@@ -94,7 +95,10 @@ def add_service_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tokens", type=int, default=20, help="tokens over the shipped templates (default 20)")
     parser.add_argument("--url", help="target a running, seeded server instead of starting one")
     parser.add_argument("--token", help="bearer token with roles admin,checker (with --url)")
-    parser.add_argument("--seed", type=int, default=1, help="random seed of the request mix")
+    parser.add_argument("--seed", type=int, default=1, help="random seed of the request mix (run i uses seed + i)")
+    parser.add_argument(
+        "--runs", type=int, default=3, help="measured runs of the service, then of the baseline; medians (default 3)"
+    )
     parser.add_argument("--json", action="store_true", help="also print the summary as one JSON line (last)")
 
 
@@ -120,6 +124,8 @@ def run_main(
     render_report: Callable[[dict[str, Any], Console], None],
     *,
     baseline: bool,
+    rate_key: str = "throughput_rps",
+    latency_key: str = "latency_ms",
 ) -> int:
     """Start (or reach) the service, run the bench, then the baseline; print; the exit status."""
     # stopped like Ctrl-C: the servers and the database we started are stopped on the way out
@@ -129,18 +135,26 @@ def run_main(
     )
     try:
         with runner() as loop:
+            reports: list[dict[str, Any]] = []
             with target as service:
-                report, bodies = loop.run(run_bench(service, args))
+                for i in range(args.runs):  # each run its own mix (a new seed), on the same data set
+                    report, bodies = loop.run(
+                        run_bench(service, argparse.Namespace(**{**vars(args), "seed": args.seed + i}))
+                    )
+                    reports.append(report)
+            bases: list[dict[str, Any]] = []
             if baseline:  # after the service stopped: nothing of ours competes with it
                 with BaselineServer(service.workers or args.workers, service.token) as trivial:
-                    base = loop.run(
-                        measure_baseline(
-                            trivial, bodies, concurrency=args.concurrency, seconds=args.seconds, requests=args.requests
-                        )
-                    )
-                report["baseline"] = base
-                rate = base["throughput_rps"]
-                report["ratio_to_baseline"] = round(report["throughput_rps"] / rate, 3) if rate else None
+                    for _ in range(args.runs):
+                        bases.append(
+                            loop.run(
+                                measure_baseline(
+                                    trivial, bodies, concurrency=args.concurrency, seconds=args.seconds,
+                                    requests=args.requests,
+                                )
+                            )
+                        )  # fmt: skip
+            report = combine_runs(reports, bases, rate_key=rate_key, latency_key=latency_key)
     except BenchError as exc:
         err.print(f"[red]the bench could not run:[/red] {exc}")
         return 2
@@ -154,6 +168,32 @@ def run_main(
     if args.json:
         print(json.dumps(report), flush=True)
     return 0 if report["ok"] else 1
+
+
+def combine_runs(
+    reports: list[dict[str, Any]],
+    bases: list[dict[str, Any]],
+    *,
+    rate_key: str = "throughput_rps",
+    latency_key: str = "latency_ms",
+) -> dict[str, Any]:
+    """One report of several runs: the run of median throughput is shown in full; throughput, the
+    baseline and their ratio are medians; every run's correctness checks must have held."""
+    by_rate = sorted(reports, key=lambda r: r[rate_key])
+    report = dict(by_rate[(len(by_rate) - 1) // 2])
+    report["ok"] = all(r["ok"] for r in reports)
+    report["runs"] = [
+        {"rate": r[rate_key], "p50_ms": r[latency_key].get("p50"), "p99_ms": r[latency_key].get("p99")} for r in reports
+    ]
+    report["rate_median"] = statistics.median(r[rate_key] for r in reports)
+    if bases:
+        base = dict(sorted(bases, key=lambda b: b["throughput_rps"])[(len(bases) - 1) // 2])
+        base["runs_rps"] = [b["throughput_rps"] for b in bases]
+        base["throughput_rps_median"] = statistics.median(b["throughput_rps"] for b in bases)
+        report["baseline"] = base
+        rate = base["throughput_rps_median"]
+        report["ratio_to_baseline"] = round(report["rate_median"] / rate, 3) if rate else None
+    return report
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -144,6 +144,15 @@ def _ms(each: dict[str, float]) -> str:
     return ", ".join(f"{k} {v:.3f}" for k, v in each.items()) or "—"
 
 
+def runs_row(report: dict[str, Any], unit: str = "req/s") -> list[tuple[str, str]]:
+    """The per-run line when there were several runs (the table shows the run of median throughput)."""
+    runs = report.get("runs", ())
+    if len(runs) < 2:
+        return []
+    each = ", ".join(f"{r['rate']:,.0f} (p99 {r['p99_ms'] or 0:.1f} ms)" for r in runs)
+    return [(f"runs ({unit})", f"{each}; median {report['rate_median']:,.1f}; shown: the median run")]
+
+
 def render(report: dict[str, Any], console: Console) -> None:
     rows = [
         ("data set", describe_data_set(report)),
@@ -160,6 +169,7 @@ def render(report: dict[str, Any], console: Console) -> None:
         ("shed (503 OVERLOADED)", f"{report['shed']:,}"),
         ("throughput", f"{report['throughput_rps']:,.1f} req/s"),
         ("latency ms", _latencies(report["latency_ms"])),
+        *runs_row(report),
         ("outcomes", ", ".join(f"{k} {v:,}" for k, v in sorted(report["outcomes"].items()))),
         ("idempotent repeats", f"{report['idempotent_repeats']:,} ({report['repeat_mismatches']} mismatched)"),
         ("distinct decisions", f"{report['distinct_decisions']:,}"),
@@ -179,10 +189,21 @@ def render(report: dict[str, Any], console: Console) -> None:
                 ("requests", f"{base['requests']:,} in {base['seconds']:.1f} s"),
                 ("errors", ", ".join(f"{s}: {n}" for s, n in base["errors"].items()) or "0"),
                 ("throughput", f"{base['throughput_rps']:,.1f} req/s"),
+                *(
+                    [
+                        (
+                            "runs (req/s)",
+                            ", ".join(f"{r:,.0f}" for r in base["runs_rps"])
+                            + f"; median {base['throughput_rps_median']:,.1f}",
+                        )
+                    ]
+                    if len(base.get("runs_rps", ())) > 1
+                    else []
+                ),
                 ("latency ms", _latencies(base["latency_ms"])),
                 ("CPU (cores busy)", _cores(base["cpu_cores"])),
                 ("CPU ms per request", _ms(base["cpu_ms_per_request"])),
-                ("service / baseline", "—" if ratio is None else f"{ratio:.3f} of the baseline's throughput"),
+                ("service / baseline", "—" if ratio is None else f"{ratio:.3f} of the baseline's throughput (medians)"),
             ],
             console,
         )

@@ -25,6 +25,7 @@ from compliance_shield.db import json_text, ledger_queries
 from compliance_shield.db.migrate import upgrade
 from compliance_shield.domain import encoding
 from compliance_shield.domain.report import ReportingEntity
+from compliance_shield.observability.database import observe_queries, sample_database
 from compliance_shield.providers import Providers, build_providers
 from compliance_shield.reference_data import load_country_lists
 from compliance_shield.services.cases import CaseService
@@ -74,6 +75,7 @@ def database_url(settings: Settings) -> tuple[str, bool]:
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
+    observe_queries(conn)
     for kind in ("jsonb", "json"):
         await conn.set_type_codec(
             kind,
@@ -257,6 +259,8 @@ async def build_container(
         reports=ReportService(pool, snapshot, reporting_entity(settings)),
     )
     container._tasks.append(asyncio.create_task(_maintenance(container), name="maintenance"))
+    sampling = sample_database(pool, settings.long_query_seconds)
+    container._tasks.append(asyncio.create_task(sampling, name="database-metrics"))
     container._tasks.append(asyncio.create_task(_open_cases(container), name="case-opener"))
     if settings.enable_ai_reasoning:
         from compliance_shield.workers.reasoning import reasoning_service, run_loop

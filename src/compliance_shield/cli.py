@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
@@ -19,6 +20,8 @@ from rich.console import Console
 from rich.table import Table
 
 from compliance_shield.api.auth import ROLES, issue_token
+from compliance_shield.cli_backup import db_app
+from compliance_shield.cli_chain import chain_app
 from compliance_shield.cli_lists import lists_app, worker_list_updater
 from compliance_shield.domain import encoding
 from compliance_shield.settings import Settings, load_settings
@@ -31,6 +34,8 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(policy_app, name="policy")
 app.add_typer(worker_app, name="worker")
 app.add_typer(lists_app, name="lists")
+app.add_typer(chain_app, name="chain")
+app.add_typer(db_app, name="db")
 worker_app.command("list-updater")(worker_list_updater)
 console = Console()
 
@@ -39,6 +44,18 @@ T = TypeVar("T")
 
 def _settings() -> Settings:
     return load_settings()
+
+
+@app.callback()
+def _every_command() -> None:
+    """Logging of every command: JSON lines at LOG_LEVEL (workers and serve re-tag their lines)."""
+    from pydantic import ValidationError
+
+    from compliance_shield.observability.process import ProcessKind, configure_process
+
+    # an invalid setting is reported by the command itself when it reads the settings
+    with contextlib.suppress(ValidationError):
+        configure_process(load_settings(), ProcessKind.CLI)
 
 
 def _run(factory: Callable[[], Awaitable[T]]) -> T:
@@ -149,8 +166,11 @@ def serve(
 
     from compliance_shield.bootstrap import database_url
     from compliance_shield.db.migrate import upgrade
+    from compliance_shield.observability import multiprocess
+    from compliance_shield.observability.process import ProcessKind, configure_process
 
     settings = _settings()
+    configure_process(settings, ProcessKind.SERVE)
     url, embedded = database_url(settings)
     if embedded:
         upgrade(url)
@@ -170,6 +190,11 @@ def serve(
     # server processes read their settings from the environment: hand them the resolved URL
     os.environ["DATABASE_URL"] = url
     processes = workers or settings.workers
+    metrics_dir, own_metrics_dir = None, False
+    if processes > 1 or settings.prometheus_multiproc_dir is not None:
+        # every server process writes its metrics there; /metrics of any of them answers the sum
+        metrics_dir, own_metrics_dir = multiprocess.prepare_directory(settings.prometheus_multiproc_dir)
+        multiprocess.export_to_children(metrics_dir)
     peers_dir = None
     if processes > 1 and settings.writer_affinity and settings.writer_peers_dir is None:
         # this serve's processes find each other here: each writes the tokens it owns
@@ -186,11 +211,14 @@ def serve(
             port=settings.port,
             workers=processes,
             log_level=settings.log_level.lower(),
+            log_config=None,  # our JSON logging (observability/logging.py) formats uvicorn's lines too
             access_log=False,
         )
     finally:
         if peers_dir is not None:
             shutil.rmtree(peers_dir, ignore_errors=True)
+        if own_metrics_dir and metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 @app.command()
@@ -281,25 +309,42 @@ def policy_validate(path: Path) -> None:
 @worker_app.command("oracle")
 def worker_oracle() -> None:
     """Write decisions to the ComplianceOracle contract (needs ENABLE_ORACLE, BESU_RPC_URL, ORACLE_*)."""
+    from compliance_shield.observability.backlogs import oracle_backlog
+    from compliance_shield.observability.process import ProcessKind, observed
     from compliance_shield.workers.oracle import run as run_oracle
 
     settings = _settings()
     if not settings.enable_oracle:
         console.print("[red]the oracle writer is disabled[/red]: set ENABLE_ORACLE=true")
         raise typer.Exit(2)
-    _run(lambda: run_oracle(settings))
+    _run(lambda: observed(settings, ProcessKind.ORACLE, run_oracle(settings), oracle_backlog))
 
 
 @worker_app.command("indexer")
 def worker_indexer() -> None:
     """Follow the token contracts' Transfer events into holdings and settlements (needs BESU_RPC_URL)."""
+    from compliance_shield.observability.process import observed_indexer
     from compliance_shield.workers.indexer import run as run_indexer
 
     settings = _settings()
     if not settings.besu_rpc_url:
         console.print("[red]the chain indexer needs BESU_RPC_URL[/red]")
         raise typer.Exit(2)
-    _run(lambda: run_indexer(settings))
+    _run(lambda: observed_indexer(settings, run_indexer(settings)))
+
+
+@worker_app.command("audit")
+def worker_audit() -> None:
+    """Walk the audit hash chain every AUDIT_VERIFY_INTERVAL_SECONDS and export the verdict as metrics."""
+    from compliance_shield.bootstrap import connect, database_url
+    from compliance_shield.observability.audit_watch import watch
+    from compliance_shield.observability.process import ProcessKind, observed
+    from compliance_shield.workers.kafka import run_until_signalled
+
+    settings = _settings()
+    url, _ = database_url(settings)
+    work = watch(lambda: connect(url, "compliance-shield-audit"), settings.audit_verify_interval_seconds)
+    _run(lambda: observed(settings, ProcessKind.AUDIT, run_until_signalled(work)))
 
 
 @worker_app.command("reasoning")
@@ -325,21 +370,32 @@ def _kafka_settings(worker: str) -> Settings:
 @worker_app.command("relay")
 def worker_relay() -> None:
     """Publish committed outbox events to Kafka topic compliance-events (needs KAFKA_BROKERS)."""
+    from compliance_shield.observability.backlogs import outbox_backlog
+    from compliance_shield.observability.process import ProcessKind, observed
     from compliance_shield.workers.kafka import run_until_signalled
     from compliance_shield.workers.relay import run as run_relay
 
     settings = _kafka_settings("outbox relay")
-    _run(lambda: run_until_signalled(run_relay(settings)))
+    _run(lambda: observed(settings, ProcessKind.RELAY, run_until_signalled(run_relay(settings)), outbox_backlog))
 
 
 @worker_app.command("consumer")
 def worker_consumer() -> None:
     """Decide transfer checks from compliance.transfer-requests into compliance.decisions (needs KAFKA_BROKERS)."""
+    from compliance_shield.observability.process import ProcessKind, observed
     from compliance_shield.workers.consumer import run as run_consumer
     from compliance_shield.workers.kafka import run_until_signalled
 
     settings = _kafka_settings("Kafka consumer")
-    _run(lambda: run_until_signalled(run_consumer(settings)))
+    _run(lambda: observed(settings, ProcessKind.CONSUMER, run_until_signalled(run_consumer(settings))))
+
+
+@app.command()
+def version() -> None:
+    """Print the installed version: the image of this release is compliance-shield-api:<version>."""
+    from importlib.metadata import version as installed_version
+
+    typer.echo(installed_version("compliance-shield"))
 
 
 def main() -> None:  # pragma: no cover

@@ -60,6 +60,8 @@ class Settings(BaseSettings):
 
     jwt_secret: SecretStr = SecretStr(DEVELOPMENT_JWT_SECRET)
     jwt_issuer: str = "compliance-shield"
+    #: during a rotation, the secret being replaced: tokens it signed are still accepted (never issued)
+    jwt_secret_previous: SecretStr | None = None
 
     blockchain_type: BlockchainType = BlockchainType.PERMISSIONED
     besu_rpc_url: str | None = None
@@ -172,6 +174,23 @@ class Settings(BaseSettings):
     #: (0: only once, after start-up); see ``services/heap.py``
     gc_freeze_interval_seconds: int = Field(default=10, ge=0, le=3600)
 
+    # -- observability: metrics of many processes, the workers' operations ports ---------------
+    #: prometheus-client's multiprocess directory: every server process of one ``serve`` writes
+    #: its metrics there and ``/metrics`` answers their sum. ``serve --workers N`` (N > 1) makes
+    #: a private one when unset; set it to put the files on a volume of your choice (it is
+    #: emptied when ``serve`` starts). Never share one directory between two ``serve``s.
+    prometheus_multiproc_dir: Path | None = None
+    #: ports on which each worker serves ``/metrics`` and ``/health`` (on ``HOST``); 0: none
+    relay_metrics_port: int = Field(default=9101, ge=0, le=65535)
+    consumer_metrics_port: int = Field(default=9102, ge=0, le=65535)
+    oracle_metrics_port: int = Field(default=9103, ge=0, le=65535)
+    indexer_metrics_port: int = Field(default=9104, ge=0, le=65535)
+    audit_metrics_port: int = Field(default=9105, ge=0, le=65535)
+    #: seconds between two walks of the audit hash chain by ``worker audit``
+    audit_verify_interval_seconds: float = Field(default=3600.0, ge=1, le=7 * 86400)
+    #: statements running at least this long are counted as long-running (alert: any, for 1 min)
+    long_query_seconds: float = Field(default=5.0, gt=0, le=3600)
+
     @field_validator("app_env", mode="before")
     @classmethod
     def _env_name_any_case(cls, value: object) -> object:
@@ -225,6 +244,14 @@ class Settings(BaseSettings):
         for name, key in keys:
             if key is not None and not re.fullmatch(r"(0x)?[0-9a-fA-F]{64}", key.get_secret_value()):
                 raise ValueError(f"{name} must be a 32-byte hex private key")
+        return self
+
+    @model_validator(mode="after")
+    def _previous_secret_is_a_real_one(self) -> Self:
+        previous = self.jwt_secret_previous.get_secret_value() if self.jwt_secret_previous else None
+        weak = previous is not None and (previous == DEVELOPMENT_JWT_SECRET or len(previous) < 32)
+        if weak and self.app_env is AppEnv.PRODUCTION:
+            raise ValueError("JWT_SECRET_PREVIOUS must be a secret of at least 32 characters in production")
         return self
 
     @property

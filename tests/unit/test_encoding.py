@@ -79,6 +79,10 @@ class _Record(BaseModel):
     price: PlainDecimal | None = None
 
 
+def test_leading_zeros_do_not_count_towards_the_bound() -> None:
+    assert _Record(amount="0" * 100 + str(UINT256_MAX)).amount == UINT256_MAX
+
+
 def test_amount_types_write_decimal_strings_and_read_both_forms() -> None:
     record = _Record(amount=str(UINT256_MAX), balance=10**24, price=Decimal("1E+5"))
     assert record.model_dump(mode="json") == {"amount": str(UINT256_MAX), "balance": str(10**24), "price": "100000"}

@@ -29,6 +29,8 @@ from compliance_shield.api.routers import (
 )
 from compliance_shield.bootstrap import Container, build_container
 from compliance_shield.console import routes as console
+from compliance_shield.observability import multiprocess
+from compliance_shield.observability.http import RequestObservabilityMiddleware
 from compliance_shield.settings import Settings
 
 
@@ -51,6 +53,7 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
             if peers is not None:
                 await peers.stop()
             await built.close()
+            multiprocess.process_exited(settings.prometheus_multiproc_dir)
 
     app = FastAPI(
         title="ComplianceShield",
@@ -63,11 +66,13 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.token_verifier = TokenVerifier(settings.jwt_secret_value, settings.jwt_issuer)
+    previous = settings.jwt_secret_previous.get_secret_value() if settings.jwt_secret_previous else None
+    app.state.token_verifier = TokenVerifier(settings.jwt_secret_value, settings.jwt_issuer, previous=previous)
     if container is not None:
         app.state.container = container
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_body_bytes)
+    app.add_middleware(RequestObservabilityMiddleware)  # added last: outermost, so it times everything
     for module in (
         health,
         checks,

@@ -80,8 +80,11 @@ class TokenVerifier:
 
     LEEWAY = 5
 
-    def __init__(self, secret: str, issuer: str, max_entries: int = 10_000) -> None:
+    def __init__(self, secret: str, issuer: str, max_entries: int = 10_000, *, previous: str | None = None) -> None:
         self._secret = secret
+        #: the secret being rotated out (JWT_SECRET_PREVIOUS): tokens it signed stay valid until
+        #: they expire, so callers can switch to tokens of the new secret without an outage
+        self._previous = previous
         self._issuer = issuer
         self._max_entries = max_entries
         self._verified: dict[str, tuple[Principal, float]] = {}
@@ -94,7 +97,12 @@ class TokenVerifier:
                 return remembered[0]
             del self._verified[token]
             raise NotAuthenticated("the bearer token has expired")
-        principal = decode_token(token, self._secret, self._issuer)
+        try:
+            principal = decode_token(token, self._secret, self._issuer)
+        except NotAuthenticated as exc:
+            if self._previous is None or not isinstance(exc.__cause__, jwt.InvalidSignatureError):
+                raise
+            principal = decode_token(token, self._previous, self._issuer)
         if len(self._verified) >= self._max_entries:
             self._verified.clear()  # simple bound; entries are cheap to rebuild
         expires = jwt.decode(token, options={"verify_signature": False})["exp"]

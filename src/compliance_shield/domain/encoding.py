@@ -101,6 +101,11 @@ def dumps_text(value: Any, *, sort_keys: bool = False) -> str:
     return dumps(value, sort_keys=sort_keys).decode()
 
 
+def dumps_readable(value: Any) -> str:
+    """JSON for people and diffs (files kept in the repository): indented by two, a final newline."""
+    return orjson.dumps(value, default=_default, option=_OPTIONS | orjson.OPT_INDENT_2).decode() + "\n"
+
+
 def loads(data: bytes | bytearray | str) -> Any:
     """Parse JSON with integers kept exact at any size. Raises :class:`InvalidJSON`."""
     try:
@@ -159,9 +164,10 @@ def _parse_base_units(value: Any) -> int:
     text = str(value).strip()
     if not text.isdigit() or not text.isascii():
         raise ValueError("must be a non-negative integer in base units, written as a decimal string")
-    if len(text) > 78 or int(text) > UINT256_MAX:
+    digits = text.lstrip("0") or "0"  # (leading zeros are allowed, as the schema's pattern allows them)
+    if len(digits) > 78 or int(digits) > UINT256_MAX:
         raise ValueError("is larger than 2**256 - 1, the largest amount a token can hold")
-    return int(text)
+    return int(digits)
 
 
 _UNITS_SCHEMA = {

@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from compliance_shield.api.deps import container
 from compliance_shield.bootstrap import Container
 from compliance_shield.db.migrate import head_revision
+from compliance_shield.observability import multiprocess
 
 router = APIRouter(tags=["operations"])
 
@@ -41,6 +42,7 @@ async def ready(c: Container = Depends(container)) -> JSONResponse:
     return JSONResponse({"status": "ready" if ok else "not_ready", "checks": checks}, status_code=200 if ok else 503)
 
 
-@router.get("/metrics", summary="Prometheus metrics")
-async def metrics() -> Response:
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+@router.get("/metrics", summary="Prometheus metrics (the sum over the processes of this serve)")
+async def metrics(request: Request) -> Response:
+    registry = multiprocess.registry(request.app.state.settings.prometheus_multiproc_dir)
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,1 @@
+"""ComplianceShield's AWS infrastructure as a CDK app (stack ``ComplianceShieldProd``)."""
