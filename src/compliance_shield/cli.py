@@ -121,6 +121,19 @@ def seed(
     console.print_json(encoding.dumps_text(_run(lambda: _seed(settings, url, investors, wallets_per_investor, tokens))))
 
 
+async def _demo_cases(settings: Settings, url: str, sample: dict[str, Any]) -> None:
+    """Escalate a few demo transfers (to PEP holders) so the console's queue has open cases."""
+    from compliance_shield.bootstrap import build_container
+    from compliance_shield.services.cases.demo import escalate_demo_transfers
+
+    container = await build_container(settings, url=url, migrate=False)
+    try:
+        checks = await escalate_demo_transfers(container.pool, container.decisions, container.cases, sample)
+    finally:
+        await container.close()
+    console.print(f"demo: {sum(c['status'] == 'ESCALATED' for c in checks)} escalated transfers with open cases")
+
+
 def _demo_banner(settings: Settings, summary: dict[str, Any] | None) -> None:
     base = f"http://{settings.host}:{settings.port}"
     token = _token(settings, "demo-admin", ["admin"], 12 * 3600)
@@ -128,6 +141,7 @@ def _demo_banner(settings: Settings, summary: dict[str, Any] | None) -> None:
     # plain output for the values people copy: no wrapping inside the token
     typer.echo(f"URL:           {base}   (API docs: {base}/docs)")
     typer.echo(f"Bearer token:  {token}")
+    typer.echo(f"Console:       {base}/console   (sign in by pasting the bearer token)")
     if summary is not None:
         body = encoding.dumps_text(summary["sample_transfer"])
         typer.echo("Try a transfer check:")
@@ -165,7 +179,9 @@ def serve(
         from compliance_shield.errors import Conflict
 
         try:
-            summary = _run(lambda: _seed(settings, url, 1000))
+            seeded = _run(lambda: _seed(settings, url, 1000))
+            _run(lambda: _demo_cases(settings, url, seeded["sample_transfer"]))
+            summary = seeded
         except Conflict:  # loaded by an earlier run: the same deterministic example applies
             from compliance_shield.services.seed import demo_sample
 
@@ -329,6 +345,18 @@ def worker_audit() -> None:
     url, _ = database_url(settings)
     work = watch(lambda: connect(url, "compliance-shield-audit"), settings.audit_verify_interval_seconds)
     _run(lambda: observed(settings, ProcessKind.AUDIT, run_until_signalled(work)))
+
+
+@worker_app.command("reasoning")
+def worker_reasoning() -> None:
+    """Draft AI narratives for open review cases (needs ENABLE_AI_REASONING and GROK_API_KEY)."""
+    from compliance_shield.workers.reasoning import run as run_reasoning
+
+    settings = _settings()
+    if not settings.enable_ai_reasoning:
+        console.print("[red]AI reasoning is disabled[/red]: set ENABLE_AI_REASONING=true and GROK_API_KEY")
+        raise typer.Exit(2)
+    _run(lambda: run_reasoning(settings))
 
 
 def _kafka_settings(worker: str) -> Settings:

@@ -137,6 +137,38 @@ class Settings(BaseSettings):
     cache_local_ttl_seconds: float = Field(default=60.0, gt=0, le=86400)
     cache_local_max_entries: int = Field(default=100_000, ge=100)
 
+    # -- review cases and AI-drafted reasoning (issue 13) -------------------------------------
+    #: cases of checks with at least this risk score need a second person to confirm (0: every case)
+    case_four_eyes_min_risk: int = Field(default=0, ge=0, le=101)
+    #: how often the service opens cases for newly escalated checks
+    case_open_interval_seconds: float = Field(default=1.0, gt=0, le=3600)
+    #: an OpenAI-compatible chat-completions API (xAI's by default; a self-hosted server works too)
+    grok_base_url: str = Field(default="https://api.x.ai/v1", pattern=r"^https?://")
+    grok_model: str = Field(default="grok-4", min_length=1, max_length=200)
+    #: per attempt of a chat-completions call
+    grok_timeout_ms: int = Field(default=30000, ge=100, le=300000)
+    #: extra attempts after a timeout, 429 or 5xx (with backoff; Retry-After is honoured)
+    grok_retries: int = Field(default=2, ge=0, le=10)
+    #: chat-completions calls the reasoning worker makes per hour at most (the rest wait)
+    grok_max_calls_per_hour: int = Field(default=120, ge=1, le=100000)
+    #: what the prompt may carry besides reason codes, rule trace and amounts (PII minimisation):
+    #: comma-separated among names, countries, categories, addresses
+    grok_send_fields: str = Field(
+        default="countries,categories",
+        pattern=r"^((names|countries|categories|addresses)(,(names|countries|categories|addresses))*)?$",
+    )
+
+    # -- suspicious-transaction reports (FIU-IND STR, FinCEN SAR): the reporting entity ----------
+    report_entity_name: str = Field(default="ComplianceShield demo reporting entity", min_length=1, max_length=200)
+    #: FIU-IND registration id (FIUREID) of the reporting entity
+    report_entity_fiu_id: str | None = Field(default=None, max_length=64)
+    report_entity_address: str | None = Field(default=None, max_length=500)
+    #: the principal officer (PMLA Rule 2(1)(f)) who signs reports, and their e-mail
+    report_principal_officer: str | None = Field(default=None, max_length=200)
+    report_principal_officer_email: str | None = Field(default=None, max_length=200)
+    #: the filer's TIN (FinCEN SAR part III/IV)
+    report_entity_tin: str | None = Field(default=None, max_length=32)
+
     #: the largest request body accepted (413 PAYLOAD_TOO_LARGE beyond it); a full batch of
     #: 1,000 transfers with travel-rule data is well under 1 MiB
     max_request_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
@@ -230,6 +262,11 @@ class Settings(BaseSettings):
         if weak and self.app_env is AppEnv.PRODUCTION:
             raise ValueError("JWT_SECRET_PREVIOUS must be a secret of at least 32 characters in production")
         return self
+
+    @property
+    def grok_fields(self) -> frozenset[str]:
+        """GROK_SEND_FIELDS as a set."""
+        return frozenset(f for f in self.grok_send_fields.split(",") if f)
 
     @property
     def jwt_secret_value(self) -> str:

@@ -13,6 +13,7 @@ from compliance_shield.api.auth import TokenVerifier
 from compliance_shield.api.body_limit import BodyLimitMiddleware
 from compliance_shield.api.errors import install_error_handlers
 from compliance_shield.api.routers import (
+    cases,
     certificates,
     checks,
     events,
@@ -20,6 +21,7 @@ from compliance_shield.api.routers import (
     investors,
     kyc,
     policies,
+    reports,
     sanctions,
     screening,
     tokens,
@@ -27,6 +29,7 @@ from compliance_shield.api.routers import (
     webhooks,
 )
 from compliance_shield.bootstrap import Container, build_container
+from compliance_shield.console import routes as console
 from compliance_shield.observability import multiprocess
 from compliance_shield.observability.http import RequestObservabilityMiddleware
 from compliance_shield.settings import Settings
@@ -84,7 +87,10 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
         events,
         wallet_labels,
         webhooks,
+        cases,
+        reports,
     ):
         app.include_router(module.router)
+    console.install(app)
     hot_path.install(app)
     return app

@@ -233,3 +233,13 @@ AUDIT_CHAIN_ENTRIES = Gauge(
     "Entries checked by the last walk of the audit hash chain",
     multiprocess_mode="max",
 )
+
+# -- review cases, AI-drafted reasoning and reports (issue 13) ---------------------------------------
+CASE_STEPS = Counter(
+    "compliance_case_steps_total",
+    "Review-case steps recorded, by action (case.opened, case.proposed, case.resolved, case.approval_refused, …)",
+    ["action"],
+)
+CASE_NARRATIVES = Counter(
+    "compliance_case_narratives_total", "AI narrative drafts by outcome (drafted, failed, deferred)", ["outcome"]
+)
