@@ -12,6 +12,7 @@ from compliance_shield.api import affinity, hot_path
 from compliance_shield.api.auth import TokenVerifier
 from compliance_shield.api.body_limit import BodyLimitMiddleware
 from compliance_shield.api.errors import install_error_handlers
+from compliance_shield.api.hygiene import StorableTextMiddleware
 from compliance_shield.api.routers import (
     certificates,
     checks,
@@ -64,6 +65,8 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
     if container is not None:
         app.state.container = container
     install_error_handlers(app)
+    # the body limit is the outer one: it bounds what the text check buffers
+    app.add_middleware(StorableTextMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_body_bytes)
     for module in (
         health,

@@ -28,8 +28,12 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details}}
 
 
-def _field(loc: tuple[Any, ...]) -> str:
+def _field(loc: tuple[Any, ...], member: str | None = None) -> str:
+    """``transfers[0].amount``: the location without its source (body, query…), plus the member a
+    model validator named (``services.inputs.member_error``)."""
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    if member:
+        parts.append(member)
     if not parts:
         return str(loc[0]) if loc else "body"
     out = ""
@@ -67,7 +71,8 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
         if e.get("type") == "json_invalid":
             details.append({"field": "body", "message": f"malformed JSON: {e.get('msg')}"})
         else:
-            details.append({"field": _field(tuple(e.get("loc", ()))), "message": str(e.get("msg"))})
+            member = (e.get("ctx") or {}).get("member")
+            details.append({"field": _field(tuple(e.get("loc", ())), member), "message": str(e.get("msg"))})
     first = details[0] if details else {"field": "body", "message": "invalid request"}
     message = f"{first['field']}: {first['message']}"
     return JSONResponse(error_body("VALIDATION_FAILED", message, details), status_code=422)

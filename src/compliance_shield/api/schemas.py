@@ -4,17 +4,26 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from compliance_shield.domain.addresses import checksum, is_evm_address
 from compliance_shield.domain.facts import TradingWindow, TravelRuleData
 from compliance_shield.domain.values import BlockchainType, Outcome, RuleResult, TransferType
 from compliance_shield.services.decide import request_hash
 from compliance_shield.services.gather import CheckRequest
-from compliance_shield.services.inputs import BaseUnits, EvmAddress
+from compliance_shield.services.inputs import (
+    MAX_JSON_DEPTH,
+    EvmAddress,
+    PositiveBaseUnits,
+    bounded_json,
+    member_error,
+)
+
+#: the largest ``metadata`` of a check, encoded as JSON (it is stored with every decision)
+METADATA_BYTES = 16 * 1024
 
 
 class TransferCheckIn(BaseModel):
@@ -35,14 +44,20 @@ class TransferCheckIn(BaseModel):
     )
 
     from_address: EvmAddress
-    to_address: EvmAddress
-    amount: BaseUnits = Field(description="integer amount in base units, as a decimal string")
+    to_address: EvmAddress = Field(description="must differ from from_address")
+    amount: PositiveBaseUnits = Field(description="integer amount in base units, as a decimal string")
     token_id: UUID
     blockchain_type: BlockchainType
     transfer_type: TransferType = TransferType.SECONDARY
     reference: str | None = Field(default=None, max_length=200)
     travel_rule: TravelRuleData | None = None
-    metadata: dict[str, Any] | None = Field(default=None, max_length=50)
+    metadata: (
+        Annotated[dict[Annotated[str, StringConstraints(max_length=200)], Any], bounded_json(METADATA_BYTES)] | None
+    ) = Field(
+        default=None,
+        max_length=50,
+        description=f"free-form: at most 50 keys, {MAX_JSON_DEPTH} levels deep and {METADATA_BYTES:,} bytes as JSON",
+    )
 
     def to_check_request(
         self, principal: str, idempotency_key: str | None, *, exclude: set[str] | None = None
@@ -65,11 +80,9 @@ class TransferCheckIn(BaseModel):
         )
 
     @model_validator(mode="after")
-    def _sane(self) -> TransferCheckIn:
-        if self.amount <= 0:
-            raise ValueError("amount must be greater than zero")
+    def _two_parties(self) -> TransferCheckIn:
         if self.from_address == self.to_address:
-            raise ValueError("from_address and to_address must differ")
+            raise member_error("to_address", "must differ from from_address")
         return self
 
 

@@ -1,8 +1,19 @@
-"""Validated input models shared by the use cases (and used as API request bodies)."""
+"""Validated input models shared by the use cases (and used as API request bodies).
+
+The types are strict where lax parsing would store nonsense: dates are ISO 8601 strings (never a
+number of seconds: ``-0.5`` is not a date), amounts are integers written in decimal, and a mixed-
+case EVM address must carry a valid EIP-55 checksum (a mistyped address is refused, not
+normalized). Each type states its constraint in the JSON schema, so the OpenAPI document says what
+is accepted. In the PATCH models a field whose column cannot be null has a non-nullable type: left
+out it stays unset (``None`` on the model, not in ``model_fields_set``), but an explicit ``null``
+is refused with 422 naming the field.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+import json
+import re
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 from uuid import UUID
@@ -15,10 +26,12 @@ from pydantic import (
     Field,
     PlainSerializer,
     StringConstraints,
+    WithJsonSchema,
+    model_validator,
 )
+from pydantic_core import PydanticCustomError
 
-from compliance_shield.domain.addresses import InvalidAddress, normalize_any, normalize_evm
-from compliance_shield.domain.facts import TradingWindow
+from compliance_shield.domain.addresses import InvalidAddress, has_valid_checksum, normalize_any
 from compliance_shield.domain.values import (
     BlockchainType,
     Custody,
@@ -29,25 +42,40 @@ from compliance_shield.domain.values import (
 )
 
 MAX_BASE_UNITS = 10**78 - 1
+BASE_UNITS_PATTERN = r"^[0-9]{1,78}$"
+EVM_ADDRESS_PATTERN = r"^0x[0-9a-fA-F]{40}$"
+_EVM = re.compile(EVM_ADDRESS_PATTERN)
+_DIGITS = re.compile(BASE_UNITS_PATTERN)
+#: what a date-time must start with: a four-digit year, month and day (ISO 8601 / RFC 3339)
+_ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def _parse_base_units(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise ValueError("must be a decimal string of base units (an integer, no decimals)")
-    text = str(value).strip()
-    if not text.isdigit() or not text.isascii():
-        raise ValueError("must be a non-negative integer in base units, written as a decimal string")
-    number = int(text)
-    if number > MAX_BASE_UNITS:
-        raise ValueError("is larger than 78 digits")
-    return number
+    if isinstance(value, int):
+        if value < 0 or value > MAX_BASE_UNITS:
+            raise ValueError("must be a non-negative integer of at most 78 digits")
+        return value
+    if not _DIGITS.match(value):
+        raise ValueError("must be a non-negative integer of at most 78 digits, written as a decimal string")
+    return int(value)
+
+
+def _positive(value: int) -> int:
+    if value <= 0:
+        raise ValueError("must be greater than zero")
+    return value
 
 
 def _evm(value: str) -> str:
-    try:
-        return normalize_evm(value)
-    except InvalidAddress as exc:
-        raise ValueError(str(exc)) from exc
+    # exact, no trimming: the schema's pattern is the whole rule
+    if not _EVM.match(value):
+        raise ValueError("expected a 0x-prefixed, 40-hex-digit EVM address")
+    if not has_valid_checksum(value):
+        raise ValueError("mixed-case address with an invalid EIP-55 checksum (mistyped?); "
+                         "send it all lower case only if you are sure of it")  # fmt: skip
+    return value.lower()
 
 
 def _any_address(value: str) -> str:
@@ -57,14 +85,125 @@ def _any_address(value: str) -> str:
         raise ValueError(str(exc)) from exc
 
 
+def _iso_datetime(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value  # built in code, not parsed from a request
+    if not isinstance(value, str) or not _ISO_DATE.match(value):
+        raise ValueError("must be an ISO 8601 date-time string such as 2027-03-31T00:00:00Z")
+    return value
+
+
+def _utc(value: datetime) -> datetime:
+    # a date-time without an offset is taken as UTC; an offset that moves it out of the
+    # representable range (year 1 or 9999) is refused rather than failing in the database
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError("is out of the supported range of dates") from exc
+
+
 #: an amount of base units: accepted as a decimal string (or JSON integer), rendered as a string
-BaseUnits = Annotated[int, BeforeValidator(_parse_base_units), PlainSerializer(str, return_type=str)]
-EvmAddress = Annotated[str, AfterValidator(_evm)]
+BaseUnits = Annotated[
+    int,
+    BeforeValidator(_parse_base_units),
+    PlainSerializer(str, return_type=str),
+    WithJsonSchema(
+        {"type": "string", "pattern": BASE_UNITS_PATTERN, "description": "integer in base units, decimal string"}
+    ),
+]
+#: an amount that must move something
+PositiveBaseUnits = Annotated[
+    int,
+    BeforeValidator(_parse_base_units),
+    AfterValidator(_positive),
+    PlainSerializer(str, return_type=str),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^0*[1-9][0-9]{0,77}$",
+            "maxLength": 78,
+            "description": "integer in base units greater than zero, decimal string",
+        }
+    ),
+]
+EvmAddress = Annotated[
+    str,
+    AfterValidator(_evm),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "evm-address",
+            "pattern": EVM_ADDRESS_PATTERN,
+            "description": "EVM address: all lower case, all upper case, or mixed case with a valid EIP-55 checksum",
+        }
+    ),
+]
 AnyAddress = Annotated[str, StringConstraints(min_length=1, max_length=128), AfterValidator(_any_address)]
+#: a point in time: an ISO 8601 string (numbers are refused); without an offset it is UTC
+Timestamp = Annotated[datetime, BeforeValidator(_iso_datetime), AfterValidator(_utc)]
 CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
 CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=300, strip_whitespace=True)]
 Category = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,31}$")]
+
+
+#: how deep free-form JSON (metadata, policy documents) may nest: real documents are a few levels
+#: deep, and deeper ones cost recursion in every encoder that touches them
+MAX_JSON_DEPTH = 32
+
+
+def _json_depth(value: Any) -> int:
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            if deepest > MAX_JSON_DEPTH:
+                return deepest
+            members = item.values() if isinstance(item, dict) else item
+            stack.extend((m, depth + 1) for m in members)
+    return deepest
+
+
+def bounded_json(max_bytes: int) -> AfterValidator:
+    """A validator for a free-form JSON member: at most ``MAX_JSON_DEPTH`` levels of objects and
+    arrays and ``max_bytes`` once encoded."""
+
+    def check(value: Any) -> Any:
+        if _json_depth(value) > MAX_JSON_DEPTH:
+            raise ValueError(f"nests objects and arrays deeper than {MAX_JSON_DEPTH} levels")
+        if len(json.dumps(value, ensure_ascii=False).encode()) > max_bytes:
+            raise ValueError(f"is larger than {max_bytes:,} bytes once encoded as JSON")
+        return value
+
+    return AfterValidator(check)
+
+
+def member_error(member: str, message: str) -> PydanticCustomError:
+    """An error a model validator raises about one of its members: the API's 422 names
+    ``member`` below the model's own location (``transfers[3].to_address``)."""
+    return PydanticCustomError("member_invalid", message, {"member": member})
+
+
+class TradingWindowIn(BaseModel):
+    """A closed trading window as sent: strict dates, the end after the start."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    start: Timestamp
+    end: Timestamp
+    reason: str = Field(default="", max_length=500)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TradingWindowIn:
+        if self.end <= self.start:
+            raise member_error("end", "must be after start")
+        return self
+
+
+#: the default of a PATCH field whose column cannot be null: the field is typed without ``None``
+#: (so the schema, and validation, refuse an explicit null) yet a field left out reads as None
+UNSET: Any = None
 
 
 class _Input(BaseModel):
@@ -80,10 +219,10 @@ class InvestorCreate(_Input):
     nationality: CountryCode | None = None
     category: Category
     kyc_status: KycStatus = KycStatus.PENDING
-    kyc_expires_at: datetime | None = None
+    kyc_expires_at: Timestamp | None = None
     kyc_provider: str | None = Field(default=None, max_length=64)
     kyc_provider_ref: str | None = Field(default=None, max_length=200)
-    accreditation_expires_at: datetime | None = None
+    accreditation_expires_at: Timestamp | None = None
     pep: bool = False
     risk_rating: RiskRating = RiskRating.LOW
     designated_tokens: list[UUID] = Field(default_factory=list, max_length=1000)
@@ -91,19 +230,19 @@ class InvestorCreate(_Input):
 
 class InvestorPatch(_Input):
     external_ref: str | None = Field(default=None, max_length=200)
-    type: InvestorType | None = None
-    name: Name | None = None
-    country: CountryCode | None = None
+    type: InvestorType = UNSET
+    name: Name = UNSET
+    country: CountryCode = UNSET
     nationality: CountryCode | None = None
-    category: Category | None = None
-    kyc_status: KycStatus | None = None
-    kyc_expires_at: datetime | None = None
+    category: Category = UNSET
+    kyc_status: KycStatus = UNSET
+    kyc_expires_at: Timestamp | None = None
     kyc_provider: str | None = Field(default=None, max_length=64)
     kyc_provider_ref: str | None = Field(default=None, max_length=200)
-    accreditation_expires_at: datetime | None = None
-    pep: bool | None = None
-    risk_rating: RiskRating | None = None
-    designated_tokens: list[UUID] | None = Field(default=None, max_length=1000)
+    accreditation_expires_at: Timestamp | None = None
+    pep: bool = UNSET
+    risk_rating: RiskRating = UNSET
+    designated_tokens: list[UUID] = Field(default=UNSET, max_length=1000)
 
 
 class WalletCreate(_Input):
@@ -115,9 +254,9 @@ class WalletCreate(_Input):
 
 
 class WalletPatch(_Input):
-    investor_id: UUID | None = None
-    status: WalletStatus | None = None
-    custody: Custody | None = None
+    investor_id: UUID = UNSET
+    status: WalletStatus = UNSET
+    custody: Custody = UNSET
     label: str | None = Field(default=None, max_length=200)
 
 
@@ -135,25 +274,25 @@ class TokenCreate(_Input):
     total_supply: BaseUnits | None = None
     policy_id: UUID | None = None
     paused: bool = False
-    lockup_until: datetime | None = None
-    trading_windows: list[TradingWindow] = Field(default_factory=list, max_length=500)
+    lockup_until: Timestamp | None = None
+    trading_windows: list[TradingWindowIn] = Field(default_factory=list, max_length=500)
 
 
 class TokenPatch(_Input):
-    symbol: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9.\-]{1,16}$")] | None = None
+    symbol: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9.\-]{1,16}$")] = UNSET
     name: Name | None = None
     contract_address: EvmAddress | None = None
-    blockchain_type: BlockchainType | None = None
-    decimals: int | None = Field(default=None, ge=0, le=36)
+    blockchain_type: BlockchainType = UNSET
+    decimals: int = Field(default=UNSET, ge=0, le=36)
     asset_type: str | None = Field(default=None, max_length=64)
     issuer: str | None = Field(default=None, max_length=300)
     price_per_unit: Decimal | None = Field(default=None, ge=0, max_digits=38, decimal_places=18)
     price_currency: CurrencyCode | None = None
     total_supply: BaseUnits | None = None
     policy_id: UUID | None = None
-    paused: bool | None = None
-    lockup_until: datetime | None = None
-    trading_windows: list[TradingWindow] | None = Field(default=None, max_length=500)
+    paused: bool = UNSET
+    lockup_until: Timestamp | None = None
+    trading_windows: list[TradingWindowIn] = Field(default=UNSET, max_length=500)
 
 
 class HoldingPut(_Input):
@@ -161,7 +300,7 @@ class HoldingPut(_Input):
 
     balance: BaseUnits
     #: when the holding was acquired (for holding-period lock-ups); defaults to now
-    acquired_at: datetime | None = None
+    acquired_at: Timestamp | None = None
 
 
 class SanctionedAddressIn(_Input):

@@ -55,6 +55,31 @@ def _audit_payload(values: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+#: the column a unique constraint guards, named by PostgreSQL's default constraint names
+_UNIQUE_FIELDS = {
+    "investors_pkey": "id",
+    "investors_external_ref_key": "external_ref",
+    "wallets_pkey": "address",
+    "tokens_pkey": "id",
+    "tokens_contract_address_key": "contract_address",
+}
+
+
+def _clash(exc: asyncpg.UniqueViolationError, what: str) -> Conflict:
+    """409 naming the field whose value another row already has."""
+    field = _UNIQUE_FIELDS.get(exc.constraint_name or "", "id")
+    message = f"another {what} has this {field}"
+    return Conflict(message, details=[{"field": field, "message": message}])
+
+
+@asynccontextmanager
+async def _unique(what: str) -> AsyncIterator[None]:
+    try:
+        yield
+    except asyncpg.UniqueViolationError as exc:
+        raise _clash(exc, what) from exc
+
+
 #: investor fields whose change means screening the name again
 SCREENED_FIELDS = frozenset({"name", "type", "country", "nationality"})
 
@@ -102,10 +127,8 @@ class ReferenceDataService:
         values = _json_values(data, exclude_unset=False)
         values["id"] = values["id"] or uuid4()
         async with self._write() as conn:
-            try:
+            async with _unique("investor"):
                 row = await repo.insert(conn, "investors", values)
-            except asyncpg.UniqueViolationError as exc:
-                raise Conflict("an investor with this id or external_ref exists") from exc
             if self.screening is not None:
                 row = await self.screening.screen_row(conn, row)
             await self._audit(conn, actor, "investor.created", "investor", str(row["id"]), values)
@@ -117,7 +140,8 @@ class ReferenceDataService:
         if not values:
             return await self.get_investor(investor_id)
         async with self._write() as conn:
-            row = await repo.update(conn, "investors", investor_id, values)
+            async with _unique("investor"):
+                row = await repo.update(conn, "investors", investor_id, values)
             if row is None:
                 raise NotFound(f"investor {investor_id} not found")
             if self.screening is not None and SCREENED_FIELDS & values.keys():
@@ -190,7 +214,8 @@ class ReferenceDataService:
             try:
                 row = await repo.insert(conn, "wallets", values)
             except asyncpg.UniqueViolationError as exc:
-                raise Conflict(f"wallet {data.address} is already bound") from exc
+                message = f"wallet {data.address} is already bound"
+                raise Conflict(message, details=[{"field": "address", "message": message}]) from exc
             await self._audit(conn, actor, "wallet.created", "wallet", data.address, values)
         await self._refresh("wallets", data.address)
         return row
@@ -226,10 +251,8 @@ class ReferenceDataService:
         values["id"] = values["id"] or uuid4()
         async with self._write() as conn:
             await self._require_policy(conn, data.policy_id)
-            try:
+            async with _unique("token"):
                 row = await repo.insert(conn, "tokens", values)
-            except asyncpg.UniqueViolationError as exc:
-                raise Conflict("a token with this id or contract address exists") from exc
             await self._audit(conn, actor, "token.created", "token", str(row["id"]), values)
         await self._refresh("tokens", str(row["id"]))
         return row
@@ -240,7 +263,8 @@ class ReferenceDataService:
             return await self.get_token(token_id)
         async with self._write() as conn:
             await self._require_policy(conn, patch.policy_id)
-            row = await repo.update(conn, "tokens", token_id, values)
+            async with _unique("token"):
+                row = await repo.update(conn, "tokens", token_id, values)
             if row is None:
                 raise NotFound(f"token {token_id} not found")
             await self._audit(conn, actor, "token.updated", "token", str(token_id), values)
