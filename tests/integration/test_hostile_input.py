@@ -237,12 +237,9 @@ async def test_unique_clashes_are_409_naming_the_field(client: httpx.AsyncClient
     assert rebound.json()["error"]["details"][0]["field"] == "address"
 
 
-async def test_trading_window_dates_are_strict_and_ordered(
+async def test_trading_window_dates_are_strict(
     client: httpx.AsyncClient, admin: Headers, parties: tuple[str, str, str]
 ) -> None:
-    window = {"start": "2030-01-02T00:00:00Z", "end": "2030-01-01T00:00:00Z"}
-    response = await client.patch(f"/v1/tokens/{parties[0]}", json={"trading_windows": [window]}, headers=admin)
-    assert _field(response) == "trading_windows[0].end"
     window = {"start": 0, "end": "2030-01-01T00:00:00Z"}
     response = await client.patch(f"/v1/tokens/{parties[0]}", json={"trading_windows": [window]}, headers=admin)
     assert _field(response) == "trading_windows[0].start"

@@ -13,6 +13,7 @@ from compliance_shield.api.auth import TokenVerifier
 from compliance_shield.api.body_limit import BodyLimitMiddleware
 from compliance_shield.api.errors import install_error_handlers
 from compliance_shield.api.hygiene import StorableTextMiddleware
+from compliance_shield.api.openapi import document_errors
 from compliance_shield.api.routers import (
     certificates,
     checks,
@@ -83,4 +84,5 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
     ):
         app.include_router(module.router)
     hot_path.install(app)
+    document_errors(app)
     return app

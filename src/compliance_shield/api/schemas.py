@@ -16,6 +16,7 @@ from compliance_shield.services.decide import request_hash
 from compliance_shield.services.gather import CheckRequest
 from compliance_shield.services.inputs import (
     MAX_JSON_DEPTH,
+    UNSET,
     EvmAddress,
     PositiveBaseUnits,
     bounded_json,
@@ -24,6 +25,8 @@ from compliance_shield.services.inputs import (
 
 #: the largest ``metadata`` of a check, encoded as JSON (it is stored with every decision)
 METADATA_BYTES = 16 * 1024
+#: the largest policy document given as an object, encoded as JSON
+POLICY_BYTES = 1024 * 1024
 
 
 class TransferCheckIn(BaseModel):
@@ -355,9 +358,11 @@ def holding_out(row: dict[str, Any]) -> dict[str, Any]:
 class PolicyIn(BaseModel):
     """A draft: either a ``document`` (object, or YAML/JSON text) or the name of a shipped ``template``."""
 
-    model_config = ConfigDict(extra="forbid")
-    document: dict[str, Any] | str | None = None
-    template: str | None = Field(default=None, max_length=64)
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"oneOf": [{"required": ["document"]}, {"required": ["template"]}]}
+    )
+    document: Annotated[dict[str, Any], bounded_json(POLICY_BYTES)] | str = UNSET
+    template: str = Field(default=UNSET, max_length=64)
 
     @model_validator(mode="after")
     def _one(self) -> PolicyIn:

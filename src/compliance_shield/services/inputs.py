@@ -25,9 +25,10 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    StrictBool,
+    StrictInt,
     StringConstraints,
     WithJsonSchema,
-    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
@@ -42,6 +43,8 @@ from compliance_shield.domain.values import (
 )
 
 MAX_BASE_UNITS = 10**78 - 1
+#: the largest integer every JSON parser reads exactly (2^53 - 1): larger amounts come as strings
+MAX_JSON_INTEGER = 2**53 - 1
 BASE_UNITS_PATTERN = r"^[0-9]{1,78}$"
 EVM_ADDRESS_PATTERN = r"^0x[0-9a-fA-F]{40}$"
 _EVM = re.compile(EVM_ADDRESS_PATTERN)
@@ -54,8 +57,10 @@ def _parse_base_units(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise ValueError("must be a decimal string of base units (an integer, no decimals)")
     if isinstance(value, int):
-        if value < 0 or value > MAX_BASE_UNITS:
-            raise ValueError("must be a non-negative integer of at most 78 digits")
+        if value < 0 or value > MAX_JSON_INTEGER:
+            raise ValueError(
+                f"as a JSON number must be between 0 and {MAX_JSON_INTEGER}: send larger amounts as a decimal string"
+            )
         return value
     if not _DIGITS.match(value):
         raise ValueError("must be a non-negative integer of at most 78 digits, written as a decimal string")
@@ -102,13 +107,34 @@ def _utc(value: datetime) -> datetime:
         raise ValueError("is out of the supported range of dates") from exc
 
 
+def _price_text(value: Any) -> Any:
+    if not isinstance(value, str) or not _PRICE.match(value):
+        raise ValueError("must be a decimal string with at most 20 digits before the point and 18 after")
+    return value
+
+
+#: a price per unit: a decimal string (a JSON number would arrive as a binary float)
+PRICE_PATTERN = r"^[0-9]{1,20}(\.[0-9]{1,18})?$"
+_PRICE = re.compile(PRICE_PATTERN)
+Price = Annotated[
+    Decimal,
+    BeforeValidator(_price_text),
+    WithJsonSchema({"type": "string", "pattern": PRICE_PATTERN, "description": "decimal string, e.g. 1000.50"}),
+]
+
 #: an amount of base units: accepted as a decimal string (or JSON integer), rendered as a string
 BaseUnits = Annotated[
     int,
     BeforeValidator(_parse_base_units),
     PlainSerializer(str, return_type=str),
     WithJsonSchema(
-        {"type": "string", "pattern": BASE_UNITS_PATTERN, "description": "integer in base units, decimal string"}
+        {
+            "anyOf": [
+                {"type": "string", "pattern": BASE_UNITS_PATTERN},
+                {"type": "integer", "minimum": 0, "maximum": MAX_JSON_INTEGER},
+            ],
+            "description": "integer in base units, best as a decimal string",
+        }
     ),
 ]
 #: an amount that must move something
@@ -119,10 +145,11 @@ PositiveBaseUnits = Annotated[
     PlainSerializer(str, return_type=str),
     WithJsonSchema(
         {
-            "type": "string",
-            "pattern": r"^0*[1-9][0-9]{0,77}$",
-            "maxLength": 78,
-            "description": "integer in base units greater than zero, decimal string",
+            "anyOf": [
+                {"type": "string", "pattern": r"^0*[1-9][0-9]{0,77}$", "maxLength": 78},
+                {"type": "integer", "minimum": 1, "maximum": MAX_JSON_INTEGER},
+            ],
+            "description": "integer in base units greater than zero, best as a decimal string",
         }
     ),
 ]
@@ -138,7 +165,9 @@ EvmAddress = Annotated[
         }
     ),
 ]
-AnyAddress = Annotated[str, StringConstraints(min_length=1, max_length=128), AfterValidator(_any_address)]
+#: an address of any chain (sanctions lists): printable ASCII without spaces
+ANY_ADDRESS_PATTERN = r"^[!-~]{1,128}$"
+AnyAddress = Annotated[str, StringConstraints(pattern=ANY_ADDRESS_PATTERN), AfterValidator(_any_address)]
 #: a point in time: an ISO 8601 string (numbers are refused); without an offset it is UTC
 Timestamp = Annotated[datetime, BeforeValidator(_iso_datetime), AfterValidator(_utc)]
 CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
@@ -187,18 +216,12 @@ def member_error(member: str, message: str) -> PydanticCustomError:
 
 
 class TradingWindowIn(BaseModel):
-    """A closed trading window as sent: strict dates, the end after the start."""
+    """A closed trading window as sent (strict dates)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     start: Timestamp
     end: Timestamp
     reason: str = Field(default="", max_length=500)
-
-    @model_validator(mode="after")
-    def _ordered(self) -> TradingWindowIn:
-        if self.end <= self.start:
-            raise member_error("end", "must be after start")
-        return self
 
 
 #: the default of a PATCH field whose column cannot be null: the field is typed without ``None``
@@ -223,7 +246,7 @@ class InvestorCreate(_Input):
     kyc_provider: str | None = Field(default=None, max_length=64)
     kyc_provider_ref: str | None = Field(default=None, max_length=200)
     accreditation_expires_at: Timestamp | None = None
-    pep: bool = False
+    pep: StrictBool = False
     risk_rating: RiskRating = RiskRating.LOW
     designated_tokens: list[UUID] = Field(default_factory=list, max_length=1000)
 
@@ -240,7 +263,7 @@ class InvestorPatch(_Input):
     kyc_provider: str | None = Field(default=None, max_length=64)
     kyc_provider_ref: str | None = Field(default=None, max_length=200)
     accreditation_expires_at: Timestamp | None = None
-    pep: bool = UNSET
+    pep: StrictBool = UNSET
     risk_rating: RiskRating = UNSET
     designated_tokens: list[UUID] = Field(default=UNSET, max_length=1000)
 
@@ -266,14 +289,14 @@ class TokenCreate(_Input):
     name: Name | None = None
     contract_address: EvmAddress | None = None
     blockchain_type: BlockchainType = BlockchainType.PERMISSIONED
-    decimals: int = Field(default=0, ge=0, le=36)
+    decimals: StrictInt = Field(default=0, ge=0, le=36)
     asset_type: str = Field(default="security", max_length=64)
     issuer: str | None = Field(default=None, max_length=300)
-    price_per_unit: Decimal | None = Field(default=None, ge=0, max_digits=38, decimal_places=18)
+    price_per_unit: Price | None = None
     price_currency: CurrencyCode | None = None
     total_supply: BaseUnits | None = None
     policy_id: UUID | None = None
-    paused: bool = False
+    paused: StrictBool = False
     lockup_until: Timestamp | None = None
     trading_windows: list[TradingWindowIn] = Field(default_factory=list, max_length=500)
 
@@ -283,14 +306,14 @@ class TokenPatch(_Input):
     name: Name | None = None
     contract_address: EvmAddress | None = None
     blockchain_type: BlockchainType = UNSET
-    decimals: int = Field(default=UNSET, ge=0, le=36)
+    decimals: StrictInt = Field(default=UNSET, ge=0, le=36)
     asset_type: str | None = Field(default=None, max_length=64)
     issuer: str | None = Field(default=None, max_length=300)
-    price_per_unit: Decimal | None = Field(default=None, ge=0, max_digits=38, decimal_places=18)
+    price_per_unit: Price | None = None
     price_currency: CurrencyCode | None = None
     total_supply: BaseUnits | None = None
     policy_id: UUID | None = None
-    paused: bool = UNSET
+    paused: StrictBool = UNSET
     lockup_until: Timestamp | None = None
     trading_windows: list[TradingWindowIn] = Field(default=UNSET, max_length=500)
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from compliance_shield.db import Conn, audit, ledger_queries
 from compliance_shield.db import refdata as repo
 from compliance_shield.domain.values import KycStatus
-from compliance_shield.errors import Conflict, NotFound, ValidationFailed
+from compliance_shield.errors import Conflict, NotFound
 from compliance_shield.services.inputs import (
     HoldingPut,
     InvestorCreate,
@@ -78,6 +78,11 @@ async def _unique(what: str) -> AsyncIterator[None]:
         yield
     except asyncpg.UniqueViolationError as exc:
         raise _clash(exc, what) from exc
+
+
+def _missing(message: str, field: str) -> NotFound:
+    """404 naming the field that refers to an entity that does not exist."""
+    return NotFound(message, details=[{"field": field, "message": message}])
 
 
 #: investor fields whose change means screening the name again
@@ -205,7 +210,7 @@ class ReferenceDataService:
 
     async def _require_investor(self, conn: Conn, investor_id: UUID) -> None:
         if await repo.get(conn, "investors", investor_id) is None:
-            raise ValidationFailed(f"investor {investor_id} does not exist", field="investor_id")
+            raise _missing(f"investor {investor_id} does not exist", "investor_id")
 
     async def create_wallet(self, data: WalletCreate, actor: str) -> dict[str, Any]:
         values = _json_values(data, exclude_unset=False)
@@ -244,7 +249,7 @@ class ReferenceDataService:
 
     async def _require_policy(self, conn: Conn, policy_id: UUID | None) -> None:
         if policy_id is not None and await conn.fetchval("SELECT 1 FROM policies WHERE id = $1", policy_id) is None:
-            raise ValidationFailed(f"policy {policy_id} does not exist", field="policy_id")
+            raise _missing(f"policy {policy_id} does not exist", "policy_id")
 
     async def create_token(self, data: TokenCreate, actor: str) -> dict[str, Any]:
         values = _json_values(data, exclude_unset=False)

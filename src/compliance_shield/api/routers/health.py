@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, Field
 
 from compliance_shield.api.deps import container
 from compliance_shield.bootstrap import Container
@@ -24,7 +25,17 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/ready", summary="Readiness: database reachable, migrations current, snapshot loaded")
+class ReadyOut(BaseModel):
+    status: str = Field(description="ready or not_ready")
+    checks: dict[str, str] = Field(description='each dependency: "ok" or what is wrong')
+
+
+@router.get(
+    "/ready",
+    summary="Readiness: database reachable, migrations current, snapshot loaded",
+    response_model=ReadyOut,
+    responses={503: {"model": ReadyOut, "description": "a dependency is not ready (the body says which)"}},
+)
 async def ready(c: Container = Depends(container)) -> JSONResponse:
     checks: dict[str, Any] = {}
     try:
@@ -41,6 +52,11 @@ async def ready(c: Container = Depends(container)) -> JSONResponse:
     return JSONResponse({"status": "ready" if ok else "not_ready", "checks": checks}, status_code=200 if ok else 503)
 
 
-@router.get("/metrics", summary="Prometheus metrics")
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "exposition format"}},
+)
 async def metrics() -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
