@@ -138,6 +138,15 @@ class Settings(BaseSettings):
     #: (0: only once, after start-up); see ``services/heap.py``
     gc_freeze_interval_seconds: int = Field(default=10, ge=0, le=3600)
 
+    # -- audit chain checkpoints (services/audit_checkpoints.py) -------------------------------
+    #: where signed checkpoints of the audit chain's head are appended: a file on a volume the
+    #: database user cannot write; unset → ``audit checkpoint`` refuses and ``audit verify`` skips them
+    audit_checkpoint_file: Path | None = None
+    #: the 32-byte hex key that signs checkpoints (an Ethereum key; its address verifies them)
+    audit_checkpoint_key: SecretStr | None = None
+    #: the address whose signatures ``audit verify`` accepts; the key's own address when unset
+    audit_checkpoint_signer: str | None = Field(default=None, pattern=r"^0x[0-9a-fA-F]{40}$")
+
     @model_validator(mode="after")
     def _production_needs_real_secret(self) -> Self:
         if self.app_env is AppEnv.PRODUCTION:
@@ -162,7 +171,11 @@ class Settings(BaseSettings):
             ]
             if missing:
                 raise ValueError(f"ENABLE_ORACLE needs {', '.join(missing)}")
-        keys = (("ORACLE_PRIVATE_KEY", self.oracle_private_key), ("SIGNER_PRIVATE_KEY", self.signer_private_key))
+        keys = (
+            ("ORACLE_PRIVATE_KEY", self.oracle_private_key),
+            ("SIGNER_PRIVATE_KEY", self.signer_private_key),
+            ("AUDIT_CHECKPOINT_KEY", self.audit_checkpoint_key),
+        )
         for name, key in keys:
             if key is not None and not re.fullmatch(r"(0x)?[0-9a-fA-F]{64}", key.get_secret_value()):
                 raise ValueError(f"{name} must be a 32-byte hex private key")

@@ -36,6 +36,7 @@ import structlog
 
 from compliance_shield.db import Conn, audit, ledger_queries
 from compliance_shield.db import checks as repo
+from compliance_shield.db.decision_digest import decision_digest
 from compliance_shield.domain.decision import Decision, Reason
 from compliance_shield.domain.engine import ENGINE_VERSION, evaluate
 from compliance_shield.domain.facts import InvestorFacts
@@ -567,5 +568,6 @@ def _audit_entry(row: dict[str, Any]) -> audit.AuditEntry:
             "policy_hash": row["policy_hash"],
             "request_sha256": row["request_hash"],
             "facts_sha256": row["facts_sha256"],
+            "decision_sha256": decision_digest(row, row["facts_sha256"]),
         },
     )
