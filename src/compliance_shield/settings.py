@@ -138,6 +138,10 @@ class Settings(BaseSettings):
     #: (0: only once, after start-up); see ``services/heap.py``
     gc_freeze_interval_seconds: int = Field(default=10, ge=0, le=3600)
 
+    #: name screening with no active list of names is an error (checks escalate, /ready fails);
+    #: unset → required in production only
+    screening_require_lists: bool | None = None
+
     # -- audit chain checkpoints (services/audit_checkpoints.py) -------------------------------
     #: where signed checkpoints of the audit chain's head are appended: a file on a volume the
     #: database user cannot write; unset → ``audit checkpoint`` refuses and ``audit verify`` skips them
@@ -180,6 +184,12 @@ class Settings(BaseSettings):
             if key is not None and not re.fullmatch(r"(0x)?[0-9a-fA-F]{64}", key.get_secret_value()):
                 raise ValueError(f"{name} must be a 32-byte hex private key")
         return self
+
+    @property
+    def screening_lists_required(self) -> bool:
+        if self.screening_require_lists is not None:
+            return self.screening_require_lists
+        return self.app_env is AppEnv.PRODUCTION
 
     @property
     def jwt_secret_value(self) -> str:

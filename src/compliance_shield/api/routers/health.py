@@ -48,6 +48,11 @@ async def ready(c: Container = Depends(container)) -> JSONResponse:
         checks["database"] = f"unavailable: {type(exc).__name__}"
         checks["migrations"] = "unknown"
     checks["snapshot"] = "stale" if c.snapshot.stale else "ok"
+    if c.snapshot.name_lists_required:
+        # a deployment that must screen names and has no list would escalate every check
+        checks["sanctions_lists"] = (
+            "ok" if c.snapshot.name_list_versions else "no active sanctions list of names: name screening fails"
+        )
     ok = all(v == "ok" for v in checks.values())
     return JSONResponse({"status": "ready" if ok else "not_ready", "checks": checks}, status_code=200 if ok else 503)
 
