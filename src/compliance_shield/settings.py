@@ -124,6 +124,11 @@ class Settings(BaseSettings):
     cache_local_ttl_seconds: float = Field(default=60.0, gt=0, le=86400)
     cache_local_max_entries: int = Field(default=100_000, ge=100)
 
+    #: requests per second each token subject may send on average (0: no limit), and the burst
+    #: it may send at once; shared through Redis when REDIS_URL is set (api/rate_limit.py)
+    rate_limit_per_second: float = Field(default=0, ge=0, le=1_000_000)
+    rate_limit_burst: int = Field(default=100, ge=1, le=1_000_000)
+
     #: the largest request body accepted (413 PAYLOAD_TOO_LARGE beyond it); a full batch of
     #: 1,000 transfers with travel-rule data is well under 1 MiB
     max_request_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)

@@ -14,6 +14,7 @@ from compliance_shield.api.body_limit import BodyLimitMiddleware
 from compliance_shield.api.errors import install_error_handlers
 from compliance_shield.api.hygiene import StorableTextMiddleware
 from compliance_shield.api.openapi import document_errors
+from compliance_shield.api.rate_limit import build_limiter, close_limiter
 from compliance_shield.api.routers import (
     certificates,
     checks,
@@ -38,7 +39,10 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if container is not None:
             app.state.container = container
-            yield
+            try:
+                yield
+            finally:
+                await close_limiter(app.state.rate_limiter)
             return
         built = await build_container(settings)
         app.state.container = built
@@ -49,6 +53,7 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
         finally:
             if peers is not None:
                 await peers.stop()
+            await close_limiter(app.state.rate_limiter)
             await built.close()
 
     app = FastAPI(
@@ -63,6 +68,7 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
     )
     app.state.settings = settings
     app.state.token_verifier = TokenVerifier(settings.jwt_secret_value, settings.jwt_issuer)
+    app.state.rate_limiter = build_limiter(settings)
     if container is not None:
         app.state.container = container
     install_error_handlers(app)

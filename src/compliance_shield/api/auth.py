@@ -19,6 +19,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.security.utils import get_authorization_scheme_param
 
+from compliance_shield.api.rate_limit import enforce
 from compliance_shield.errors import Forbidden, NotAuthenticated
 
 ROLES = ("checker", "analyst", "officer", "admin")
@@ -111,25 +112,27 @@ def require(*roles: str) -> Callable[..., Coroutine[Any, Any, Principal]]:
     ) -> Principal:
         if credentials is None or credentials.scheme.lower() != "bearer":
             raise NotAuthenticated("a bearer token is required")
-        return _with_role(request, credentials.credentials, allowed)
+        return await _with_role(request, credentials.credentials, allowed)
 
     dependency.required_roles = allowed  # type: ignore[attr-defined]
     return dependency
 
 
-def authorize(request: Request, allowed: frozenset[str]) -> Principal:
+async def authorize(request: Request, allowed: frozenset[str]) -> Principal:
     """What ``require(...)`` does, for an endpoint outside FastAPI's dependency injection."""
     scheme, token = get_authorization_scheme_param(request.headers.get("authorization"))
     if not (scheme and token) or scheme.lower() != "bearer":
         raise NotAuthenticated("a bearer token is required")
-    return _with_role(request, token, allowed)
+    return await _with_role(request, token, allowed)
 
 
-def _with_role(request: Request, token: str, allowed: frozenset[str]) -> Principal:
+async def _with_role(request: Request, token: str, allowed: frozenset[str]) -> Principal:
+    """The token's principal, if it holds one of ``allowed`` and its subject's rate is not spent."""
     verifier: TokenVerifier = request.app.state.token_verifier
     principal = verifier.verify(token)
     if not principal.roles & allowed:
         raise Forbidden(f"this action needs one of the roles: {', '.join(sorted(allowed))}")
+    await enforce(getattr(request.app.state, "rate_limiter", None), principal.sub)
     return principal
 
 

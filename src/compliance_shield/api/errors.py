@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from compliance_shield.errors import ComplianceShieldError, Overloaded
+from compliance_shield.errors import ComplianceShieldError, Overloaded, RateLimited
 
 log = structlog.get_logger(__name__)
 
@@ -58,7 +58,7 @@ async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
 
 def _domain_response(exc: ComplianceShieldError) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-    if isinstance(exc, Overloaded):
+    if isinstance(exc, Overloaded | RateLimited):
         headers = {"Retry-After": str(exc.retry_after)}
     if exc.status >= 500:
         log.warning("request.failed", code=exc.code, message=exc.message)
