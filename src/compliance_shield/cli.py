@@ -45,7 +45,9 @@ def _run(factory: Callable[[], Awaitable[T]]) -> T:
 
 
 def _token(settings: Settings, sub: str, roles: list[str], ttl: int) -> str:
-    return issue_token(settings.jwt_secret_value, sub, roles, ttl, datetime.now(UTC), settings.jwt_issuer)
+    return issue_token(
+        settings.jwt_secret_value, sub, roles, ttl, datetime.now(UTC), settings.jwt_issuer, kid=settings.jwt_kid
+    )
 
 
 @app.command()

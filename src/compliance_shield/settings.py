@@ -58,6 +58,17 @@ class Settings(BaseSettings):
 
     jwt_secret: SecretStr = SecretStr(DEVELOPMENT_JWT_SECRET)
     jwt_issuer: str = "compliance-shield"
+    #: the key id of JWT_SECRET: tokens the service issues name it, so it can be rotated
+    jwt_kid: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._-]{1,64}$")
+    #: more HS256 secrets accepted by key id, as a JSON object {"kid": "secret"} (rotation: add the
+    #: new one, move issuers over, remove the old one)
+    jwt_secrets: dict[str, SecretStr] = Field(default_factory=dict)
+    #: an identity provider's JWKS URL: its RS256/ES256 tokens are accepted (issuer JWT_JWKS_ISSUER,
+    #: audience JWT_AUDIENCE when set); keys are refetched every JWT_JWKS_REFRESH_SECONDS
+    jwt_jwks_url: str | None = Field(default=None, pattern=r"^https?://")
+    jwt_jwks_issuer: str | None = None
+    jwt_audience: str | None = None
+    jwt_jwks_refresh_seconds: float = Field(default=300, gt=0, le=86400)
 
     blockchain_type: BlockchainType = BlockchainType.PERMISSIONED
     besu_rpc_url: str | None = None

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from compliance_shield import __version__
 from compliance_shield.api import affinity, hot_path
-from compliance_shield.api.auth import TokenVerifier
+from compliance_shield.api.auth import build_verifier
 from compliance_shield.api.body_limit import BodyLimitMiddleware
 from compliance_shield.api.errors import install_error_handlers
 from compliance_shield.api.hygiene import StorableTextMiddleware
@@ -43,6 +43,7 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
                 yield
             finally:
                 await close_limiter(app.state.rate_limiter)
+                await app.state.token_verifier.close()
             return
         built = await build_container(settings)
         app.state.container = built
@@ -54,6 +55,7 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
             if peers is not None:
                 await peers.stop()
             await close_limiter(app.state.rate_limiter)
+            await app.state.token_verifier.close()
             await built.close()
 
     app = FastAPI(
@@ -67,7 +69,7 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.token_verifier = TokenVerifier(settings.jwt_secret_value, settings.jwt_issuer)
+    app.state.token_verifier = build_verifier(settings)
     app.state.rate_limiter = build_limiter(settings)
     if container is not None:
         app.state.container = container
