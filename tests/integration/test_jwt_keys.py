@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -17,8 +16,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 from pydantic import SecretStr
+from support import app_with
 
-from compliance_shield.api.app import create_app
 from compliance_shield.api.auth import issue_token
 from compliance_shield.bootstrap import Container
 from compliance_shield.settings import Settings
@@ -84,16 +83,6 @@ def _idp_token(key: Any, kid: str, algorithm: str, **claims: Any) -> str:
     return jwt.encode(body, key, algorithm=algorithm, headers={"kid": kid})
 
 
-@asynccontextmanager
-async def _served(settings: Settings, container: Container) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings, container=container)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://idp-app") as client,
-    ):
-        yield client
-
-
 async def _status(client: httpx.AsyncClient, token: str) -> int:
     return (await client.get("/v1/tokens?limit=1", headers={"Authorization": f"Bearer {token}"})).status_code
 
@@ -106,7 +95,7 @@ async def test_identity_provider_tokens_by_key_id(
     ec_key = ec.generate_private_key(ec.SECP256R1())
     idp.keys = [_public("rsa-1", rsa_key), _public("ec-1", ec_key)]
     configured = settings.model_copy(update={"jwt_jwks_url": url, "jwt_jwks_issuer": IDP, "jwt_audience": AUDIENCE})
-    async with _served(configured, container) as client:
+    async with app_with(configured, container) as client:
         assert await _status(client, _idp_token(rsa_key, "rsa-1", "RS256")) == 200
         assert await _status(client, _idp_token(ec_key, "ec-1", "ES256")) == 200
         impostor = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -134,7 +123,7 @@ async def test_an_unreachable_identity_provider_fails_closed(
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     idp.down = True
     configured = settings.model_copy(update={"jwt_jwks_url": url, "jwt_jwks_issuer": IDP, "jwt_audience": AUDIENCE})
-    async with _served(configured, container) as client:
+    async with app_with(configured, container) as client:
         response = await client.get(
             "/v1/tokens?limit=1", headers={"Authorization": f"Bearer {_idp_token(key, 'rsa-1', 'RS256')}"}
         )
@@ -146,7 +135,7 @@ async def test_hs256_keys_rotate_by_key_id(settings: Settings, container: Contai
     old, new = "old-secret-long-enough-for-hs256-0123456789", "new-secret-long-enough-for-hs256-0123456789"
     configured = settings.model_copy(update={"jwt_kid": "2026-12", "jwt_secrets": {"2026-11": SecretStr(old)}})
     now = datetime.now(UTC)
-    async with _served(configured, container) as client:
+    async with app_with(configured, container) as client:
         current = issue_token(settings.jwt_secret_value, "p", ["analyst"], 60, now, settings.jwt_issuer, kid="2026-12")
         previous = issue_token(old, "p", ["analyst"], 60, now, settings.jwt_issuer, kid="2026-11")
         unnamed = issue_token(settings.jwt_secret_value, "p", ["analyst"], 60, now, settings.jwt_issuer)

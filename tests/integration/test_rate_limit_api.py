@@ -4,30 +4,18 @@ subject, shared by every process through Redis, and let through when Redis is do
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 import pytest
 from conftest import bearer
 from prometheus_client import REGISTRY
+from support import app_with
 
-from compliance_shield.api.app import create_app
 from compliance_shield.bootstrap import Container
 from compliance_shield.settings import Settings
 
 pytestmark = pytest.mark.integration
-
-
-@asynccontextmanager
-async def _served(settings: Settings, container: Container) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings, container=container)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://limited") as client,
-    ):
-        yield client
 
 
 def _limited(settings: Settings, **extra: Any) -> Settings:
@@ -45,7 +33,7 @@ async def _statuses(client: httpx.AsyncClient, headers: dict[str, str], n: int) 
 async def test_past_the_burst_a_subject_gets_429_with_retry_after(settings: Settings, container: Container) -> None:
     before = _metric("compliance_rate_limited_total")
     alice, bob = bearer(settings, "analyst", sub="alice"), bearer(settings, "analyst", sub="bob")
-    async with _served(_limited(settings), container) as client:
+    async with app_with(_limited(settings), container) as client:
         assert await _statuses(client, alice, 3) == [200, 200, 200]
         refused = await client.get("/v1/tokens?limit=1", headers=alice)
         assert await _statuses(client, bob, 3) == [200, 200, 200]
@@ -57,7 +45,7 @@ async def test_past_the_burst_a_subject_gets_429_with_retry_after(settings: Sett
 
 async def test_the_check_route_is_limited_too(settings: Settings, container: Container) -> None:
     checker = bearer(settings, "checker", sub="busy-platform")
-    async with _served(_limited(settings), container) as client:
+    async with app_with(_limited(settings), container) as client:
         statuses = [
             (await client.post("/v1/compliance/transfer-check", json={}, headers=checker)).status_code for _ in range(4)
         ]
@@ -69,7 +57,7 @@ async def test_processes_share_one_limit_through_redis(
 ) -> None:
     shared = _limited(settings, redis_url=redis_url)
     carol = bearer(settings, "analyst", sub=f"carol-{id(shared)}")
-    async with _served(shared, container) as first, _served(shared, container) as second:
+    async with app_with(shared, container) as first, app_with(shared, container) as second:
         assert await _statuses(first, carol, 2) == [200, 200]
         assert await _statuses(second, carol, 2) == [200, 429]
 
@@ -80,6 +68,6 @@ async def test_an_unreachable_redis_lets_requests_through(settings: Settings, co
         port = probe.getsockname()[1]  # nothing listens there once the probe is closed
     before = _metric("compliance_rate_limit_unavailable_total")
     dave = bearer(settings, "analyst", sub="dave")
-    async with _served(_limited(settings, redis_url=f"redis://127.0.0.1:{port}/0"), container) as client:
+    async with app_with(_limited(settings, redis_url=f"redis://127.0.0.1:{port}/0"), container) as client:
         assert await _statuses(client, dave, 5) == [200] * 5
     assert _metric("compliance_rate_limit_unavailable_total") == before + 5
