@@ -56,7 +56,7 @@ async def served(new_database: Callable[[], str]) -> AsyncIterator[tuple[str, Se
         await container.close()
 
 
-async def test_every_operation_holds_every_check(served: tuple[str, Settings]) -> None:
+async def test_every_operation_holds_every_check(served: tuple[str, Settings], tmp_path: Path) -> None:
     base, settings = served
     token = bearer(settings, "admin", sub="fuzzer")["Authorization"]
     command = [
@@ -69,7 +69,12 @@ async def test_every_operation_holds_every_check(served: tuple[str, Settings]) -
     ]  # fmt: skip
     env = {**os.environ, "SCHEMATHESIS_HOOKS": "schemathesis_hooks", "PYTHONPATH": str(HERE), "NO_COLOR": "1"}
     process = await asyncio.create_subprocess_exec(
-        *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, env=env
+        # in a folder of its own: schemathesis keeps a cache of crashes where it runs
+        *command,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        env=env,
+        cwd=tmp_path,
     )
     output, _ = await process.communicate()
     text = output.decode()
