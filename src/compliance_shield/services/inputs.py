@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 from uuid import UUID
 
+import orjson
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -195,6 +196,13 @@ def _json_depth(value: Any) -> int:
     return deepest
 
 
+def _encoded_size(value: Any) -> int:
+    try:
+        return len(orjson.dumps(value))
+    except TypeError:  # an integer beyond 64 bits: the standard encoder writes any integer
+        return len(json.dumps(value, ensure_ascii=False).encode())
+
+
 def bounded_json(max_bytes: int) -> AfterValidator:
     """A validator for a free-form JSON member: at most ``MAX_JSON_DEPTH`` levels of objects and
     arrays and ``max_bytes`` once encoded."""
@@ -202,7 +210,7 @@ def bounded_json(max_bytes: int) -> AfterValidator:
     def check(value: Any) -> Any:
         if _json_depth(value) > MAX_JSON_DEPTH:
             raise ValueError(f"nests objects and arrays deeper than {MAX_JSON_DEPTH} levels")
-        if len(json.dumps(value, ensure_ascii=False).encode()) > max_bytes:
+        if _encoded_size(value) > max_bytes:
             raise ValueError(f"is larger than {max_bytes:,} bytes once encoded as JSON")
         return value
 
