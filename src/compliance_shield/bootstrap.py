@@ -224,7 +224,7 @@ async def build_container(
     if migrate:
         await asyncio.to_thread(upgrade, url)
     pool = await create_pool(url, settings.database_pool_size)
-    snapshot = Snapshot(load_country_lists())
+    snapshot = Snapshot(load_country_lists(), name_lists_required=settings.screening_lists_required)
     await snapshot.watch(lambda: connect(url, "compliance-shield-listener"))
     screening = ScreeningService(pool, snapshot)
     await screening.start()  # the name index is loaded before anything is screened

@@ -63,7 +63,9 @@ def _run(factory: Callable[[], Awaitable[T]]) -> T:
 
 
 def _token(settings: Settings, sub: str, roles: list[str], ttl: int) -> str:
-    return issue_token(settings.jwt_secret_value, sub, roles, ttl, datetime.now(UTC), settings.jwt_issuer)
+    return issue_token(
+        settings.jwt_secret_value, sub, roles, ttl, datetime.now(UTC), settings.jwt_issuer, kid=settings.jwt_kid
+    )
 
 
 @app.command()
@@ -264,17 +266,35 @@ def replay(check_id: UUID) -> None:
 
 @audit_app.command("verify")
 def audit_verify() -> None:
-    """Walk the hash chain; name the first broken entry (exit 1 when broken)."""
+    """Walk the hash chain, re-hash the stored decisions, and find each signed checkpoint's head
+    still in the chain (AUDIT_CHECKPOINT_FILE); name what is broken (exit 1 when anything is)."""
+    from compliance_shield.audit_cli import verify_all
     from compliance_shield.bootstrap import database_url
-    from compliance_shield.db.audit import verify
 
-    url, _ = database_url(_settings())
-    result = _run(lambda: _with_conn(url, verify))
-    if result.ok:
-        console.print(f"[green]audit log intact[/green]: {result.checked} entries")
-        return
-    console.print(f"[red]audit log broken[/red] at entry {result.first_broken_seq}: {result.reason}")
-    raise typer.Exit(1)
+    settings = _settings()
+    url, _ = database_url(settings)
+    lines, ok = _run(lambda: _with_conn(url, lambda conn: verify_all(conn, settings)))
+    for line in lines:
+        console.print(line)
+    if not ok:
+        raise typer.Exit(1)
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint(
+    every: float = typer.Option(0, help="seconds between checkpoints; 0: take one and stop", min=0),
+) -> None:
+    """Append a signed checkpoint of the chain's head to AUDIT_CHECKPOINT_FILE (see README)."""
+    from compliance_shield.audit_cli import checkpoint_loop
+    from compliance_shield.bootstrap import database_url
+
+    settings = _settings()
+    url, _ = database_url(settings)
+    try:
+        _run(lambda: checkpoint_loop(url, settings, every, console.print))
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
 
 
 @policy_app.command("templates")

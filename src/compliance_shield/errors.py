@@ -11,6 +11,7 @@
     ├── NotFound (404 NOT_FOUND)                         an entity does not exist
     ├── Conflict (409 CONFLICT)                          state forbids the change
     │   └── IdempotencyKeyReused (409 IDEMPOTENCY_KEY_REUSED)
+    ├── RateLimited (429 RATE_LIMITED)                   the caller's rate is spent (Retry-After)
     └── ServiceUnavailable (503 SERVICE_UNAVAILABLE)     the database is unreachable: a retry can help
         └── Overloaded (503 OVERLOADED)                  too many checks waiting: refused at once
 
@@ -111,6 +112,18 @@ class Conflict(ComplianceShieldError):
 
 class IdempotencyKeyReused(Conflict):
     code = "IDEMPOTENCY_KEY_REUSED"
+
+
+class RateLimited(ComplianceShieldError):
+    """The caller (token subject) sent more than its rate: refused before any work; retry after
+    ``retry_after`` seconds (HTTP ``Retry-After``)."""
+
+    code = "RATE_LIMITED"
+    status = 429
+
+    def __init__(self, message: str, *, retry_after: int = 1, details: Any = None) -> None:
+        super().__init__(message, details=details)
+        self.retry_after = retry_after
 
 
 class ServiceUnavailable(ComplianceShieldError):

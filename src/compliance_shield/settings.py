@@ -67,6 +67,17 @@ class Settings(BaseSettings):
     jwt_issuer: str = "compliance-shield"
     #: during a rotation, the secret being replaced: tokens it signed are still accepted (never issued)
     jwt_secret_previous: SecretStr | None = None
+    #: the key id of JWT_SECRET: tokens the service issues name it, so it can be rotated
+    jwt_kid: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._-]{1,64}$")
+    #: more HS256 secrets accepted by key id, as a JSON object {"kid": "secret"} (rotation: add the
+    #: new one, move issuers over, remove the old one)
+    jwt_secrets: dict[str, SecretStr] = Field(default_factory=dict)
+    #: an identity provider's JWKS URL: its RS256/ES256 tokens are accepted (issuer JWT_JWKS_ISSUER,
+    #: audience JWT_AUDIENCE when set); keys are refetched every JWT_JWKS_REFRESH_SECONDS
+    jwt_jwks_url: str | None = Field(default=None, pattern=r"^https?://")
+    jwt_jwks_issuer: str | None = None
+    jwt_audience: str | None = None
+    jwt_jwks_refresh_seconds: float = Field(default=300, gt=0, le=86400)
 
     blockchain_type: BlockchainType = BlockchainType.PERMISSIONED
     besu_rpc_url: str | None = None
@@ -137,7 +148,12 @@ class Settings(BaseSettings):
     cache_local_ttl_seconds: float = Field(default=60.0, gt=0, le=86400)
     cache_local_max_entries: int = Field(default=100_000, ge=100)
 
-    # -- review cases and AI-drafted reasoning (issue 13) -------------------------------------
+    #: requests per second each token subject may send on average (0: no limit), and the burst
+    #: it may send at once; shared through Redis when REDIS_URL is set (api/rate_limit.py)
+    rate_limit_per_second: float = Field(default=0, ge=0, le=1_000_000)
+    rate_limit_burst: int = Field(default=100, ge=1, le=1_000_000)
+
+    # -- review cases and AI-drafted reasoning -----------------------------------------------
     #: cases of checks with at least this risk score need a second person to confirm (0: every case)
     case_four_eyes_min_risk: int = Field(default=0, ge=0, le=101)
     #: how often the service opens cases for newly escalated checks
@@ -200,6 +216,19 @@ class Settings(BaseSettings):
     #: statements running at least this long are counted as long-running (alert: any, for 1 min)
     long_query_seconds: float = Field(default=5.0, gt=0, le=3600)
 
+    #: name screening with no active list of names is an error (checks escalate, /ready fails);
+    #: unset → required in production only
+    screening_require_lists: bool | None = None
+
+    # -- audit chain checkpoints (services/audit_checkpoints.py) -------------------------------
+    #: where signed checkpoints of the audit chain's head are appended: a file on a volume the
+    #: database user cannot write; unset → ``audit checkpoint`` refuses and ``audit verify`` skips them
+    audit_checkpoint_file: Path | None = None
+    #: the 32-byte hex key that signs checkpoints (an Ethereum key; its address verifies them)
+    audit_checkpoint_key: SecretStr | None = None
+    #: the address whose signatures ``audit verify`` accepts; the key's own address when unset
+    audit_checkpoint_signer: str | None = Field(default=None, pattern=r"^0x[0-9a-fA-F]{40}$")
+
     @field_validator("app_env", mode="before")
     @classmethod
     def _env_name_any_case(cls, value: object) -> object:
@@ -249,7 +278,11 @@ class Settings(BaseSettings):
             ]
             if missing:
                 raise ValueError(f"ENABLE_ORACLE needs {', '.join(missing)}")
-        keys = (("ORACLE_PRIVATE_KEY", self.oracle_private_key), ("SIGNER_PRIVATE_KEY", self.signer_private_key))
+        keys = (
+            ("ORACLE_PRIVATE_KEY", self.oracle_private_key),
+            ("SIGNER_PRIVATE_KEY", self.signer_private_key),
+            ("AUDIT_CHECKPOINT_KEY", self.audit_checkpoint_key),
+        )
         for name, key in keys:
             if key is not None and not re.fullmatch(r"(0x)?[0-9a-fA-F]{64}", key.get_secret_value()):
                 raise ValueError(f"{name} must be a 32-byte hex private key")
@@ -267,6 +300,12 @@ class Settings(BaseSettings):
     def grok_fields(self) -> frozenset[str]:
         """GROK_SEND_FIELDS as a set."""
         return frozenset(f for f in self.grok_send_fields.split(",") if f)
+
+    @property
+    def screening_lists_required(self) -> bool:
+        if self.screening_require_lists is not None:
+            return self.screening_require_lists
+        return self.app_env is AppEnv.PRODUCTION
 
     @property
     def jwt_secret_value(self) -> str:

@@ -21,25 +21,25 @@ def _token(secret: str, *, at: datetime | None = None, ttl: int = 600) -> str:
     return issue_token(secret, "platform", ["checker"], ttl, at or datetime.now(UTC), ISSUER)
 
 
-def test_during_the_overlap_tokens_of_either_secret_are_accepted() -> None:
+async def test_during_the_overlap_tokens_of_either_secret_are_accepted() -> None:
     verifier = TokenVerifier(NEW, ISSUER, previous=OLD)
-    assert verifier.verify(_token(NEW)).sub == "platform"
-    assert verifier.verify(_token(OLD)).roles == frozenset({"checker"})
+    assert (await verifier.verify(_token(NEW))).sub == "platform"
+    assert (await verifier.verify(_token(OLD))).roles == frozenset({"checker"})
 
 
-def test_after_the_overlap_the_old_secrets_tokens_are_refused() -> None:
+async def test_after_the_overlap_the_old_secrets_tokens_are_refused() -> None:
     with pytest.raises(NotAuthenticated, match="invalid bearer token"):
-        TokenVerifier(NEW, ISSUER).verify(_token(OLD))
+        await TokenVerifier(NEW, ISSUER).verify(_token(OLD))
 
 
-def test_an_expired_token_is_refused_as_expired_and_a_third_secret_as_invalid() -> None:
+async def test_an_expired_token_is_refused_as_expired_and_a_third_secret_as_invalid() -> None:
     verifier = TokenVerifier(NEW, ISSUER, previous=OLD)
     with pytest.raises(NotAuthenticated, match="expired"):
-        verifier.verify(_token(NEW, at=datetime.now(UTC) - timedelta(hours=2)))
+        await verifier.verify(_token(NEW, at=datetime.now(UTC) - timedelta(hours=2)))
     with pytest.raises(NotAuthenticated, match="expired"):
-        verifier.verify(_token(OLD, at=datetime.now(UTC) - timedelta(hours=2)))
+        await verifier.verify(_token(OLD, at=datetime.now(UTC) - timedelta(hours=2)))
     with pytest.raises(NotAuthenticated, match="invalid bearer token"):
-        verifier.verify(_token("a-third-secret-nobody-configured-0123456789"))
+        await verifier.verify(_token("a-third-secret-nobody-configured-0123456789"))
 
 
 def test_production_refuses_a_short_or_development_previous_secret() -> None:

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from builders import NOW, make_facts, make_investor, make_receiver, make_sender, run_rule
 
+from compliance_shield.domain.facts import SanctionsEvidence
 from compliance_shield.domain.screening import (
     EntityKind,
     ListEntity,
@@ -209,6 +210,27 @@ def test_sanctioned_party_names_the_hit_and_versions() -> None:
     assert "un:v1" in trace.details["list_versions"]
     only_receiver = run_rule("sanctioned_party", {"apply_to": "receiver"}, make_facts(sender=sender))
     assert only_receiver.result is RuleResult.PASS
+
+
+@pytest.mark.parametrize(
+    ("required", "active", "result"),
+    [
+        (True, (), RuleResult.ERROR),  # production without a list of names: fail closed
+        (True, ("un:v1",), RuleResult.PASS),
+        (False, (), RuleResult.PASS),  # development and tests may run without lists
+    ],
+)
+def test_no_active_list_of_names_fails_closed_where_lists_are_required(
+    required: bool, active: tuple[str, ...], result: RuleResult
+) -> None:
+    receiver = make_receiver(make_investor("Asha Rao", screening=_screened()))
+    sanctions = SanctionsEvidence(active_list_versions=active, name_lists_required=required)
+    trace = run_rule("sanctioned_party", {"apply_to": "receiver"}, make_facts(receiver=receiver, sanctions=sanctions))
+    assert trace.result is result, trace.message
+    if result is RuleResult.ERROR:
+        assert trace.code is not None
+        assert trace.code.value == "EVIDENCE_UNAVAILABLE"
+        assert "no sanctions list of names is active" in trace.message
 
 
 def test_bad_rule_parameters_are_refused() -> None:

@@ -9,9 +9,12 @@ from fastapi import FastAPI
 
 from compliance_shield import __version__
 from compliance_shield.api import affinity, hot_path
-from compliance_shield.api.auth import TokenVerifier
+from compliance_shield.api.auth import build_verifier
 from compliance_shield.api.body_limit import BodyLimitMiddleware
 from compliance_shield.api.errors import install_error_handlers
+from compliance_shield.api.hygiene import StorableTextMiddleware
+from compliance_shield.api.openapi import document_errors
+from compliance_shield.api.rate_limit import build_limiter, close_limiter
 from compliance_shield.api.routers import (
     cases,
     certificates,
@@ -42,7 +45,11 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if container is not None:
             app.state.container = container
-            yield
+            try:
+                yield
+            finally:
+                await close_limiter(app.state.rate_limiter)
+                await app.state.token_verifier.close()
             return
         built = await build_container(settings)
         app.state.container = built
@@ -53,6 +60,8 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
         finally:
             if peers is not None:
                 await peers.stop()
+            await close_limiter(app.state.rate_limiter)
+            await app.state.token_verifier.close()
             await built.close()
             multiprocess.process_exited(settings.prometheus_multiproc_dir)
 
@@ -67,11 +76,13 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
         lifespan=lifespan,
     )
     app.state.settings = settings
-    previous = settings.jwt_secret_previous.get_secret_value() if settings.jwt_secret_previous else None
-    app.state.token_verifier = TokenVerifier(settings.jwt_secret_value, settings.jwt_issuer, previous=previous)
+    app.state.token_verifier = build_verifier(settings)
+    app.state.rate_limiter = build_limiter(settings)
     if container is not None:
         app.state.container = container
     install_error_handlers(app)
+    # the body limit is the outer one: it bounds what the text check buffers
+    app.add_middleware(StorableTextMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_body_bytes)
     app.add_middleware(RequestObservabilityMiddleware)  # added last: outermost, so it times everything
     for module in (
@@ -93,4 +104,5 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
         app.include_router(module.router)
     console.install(app)
     hot_path.install(app)
+    document_errors(app)
     return app

@@ -31,7 +31,7 @@ def now() -> datetime:
 
 
 async def _person(request: Request) -> Principal:
-    return principal_of(request)
+    return await principal_of(request)
 
 
 #: the signed-in person (unsigned requests are sent to the sign-in page)

@@ -58,7 +58,7 @@ async def login(
 ) -> Response:
     response = RedirectResponse(_safe_next(next), status_code=303)
     try:
-        sign_in(request, response, token)
+        await sign_in(request, response, token)
     except NotAuthenticated as exc:
         return page(request, "login.html", None, status_code=401, error=exc.message, next=_safe_next(next))
     return response

@@ -22,13 +22,13 @@ class SignInRequired(Exception):
     """The request carries no valid console session: the handler sends the browser to sign in."""
 
 
-def principal_of(request: Request) -> Principal:
+async def principal_of(request: Request) -> Principal:
     token = request.cookies.get(COOKIE)
     if not token:
         raise SignInRequired
     verifier: TokenVerifier = request.app.state.token_verifier
     try:
-        principal = verifier.verify(token)
+        principal = await verifier.verify(token)
     except NotAuthenticated as exc:
         raise SignInRequired from exc
     if not principal.roles & CONSOLE_ROLES:
@@ -36,10 +36,10 @@ def principal_of(request: Request) -> Principal:
     return principal
 
 
-def sign_in(request: Request, response: Response, token: str) -> Principal:
+async def sign_in(request: Request, response: Response, token: str) -> Principal:
     """Verify ``token`` and set the session cookie (raises ``NotAuthenticated`` when invalid)."""
     verifier: TokenVerifier = request.app.state.token_verifier
-    principal = verifier.verify(token.strip())
+    principal = await verifier.verify(token.strip())
     if not principal.roles & CONSOLE_ROLES:
         raise NotAuthenticated("the console is for analysts and officers: this token has neither role")
     response.set_cookie(

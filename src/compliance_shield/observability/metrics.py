@@ -29,6 +29,10 @@ CHECKS_FORWARDED = Counter(
     "Single checks handed to the server process owning their token, by result (answered, unreachable, lost)",
     ["result"],
 )
+RATE_LIMITED = Counter("compliance_rate_limited_total", "Requests refused (429) because their subject's rate was spent")
+RATE_LIMIT_UNAVAILABLE = Counter(
+    "compliance_rate_limit_unavailable_total", "Requests let through because the rate limit's Redis was unavailable"
+)
 IDEMPOTENT_REPLAYS = Counter("compliance_idempotent_replays_total", "Requests answered from a stored decision")
 SNAPSHOT_RELOADS = Counter("compliance_snapshot_reloads_total", "Reference-data snapshot reloads by table", ["table"])
 LEDGER_CATCHUPS = Counter(

@@ -296,9 +296,8 @@ class ScreeningService:
                 (h for h in row["screening_hits"] if h["source"] == source and h["entity_uid"] == entity_uid), None
             )
             if hit is None:
-                raise ValidationFailed(
-                    f"the investor's current screening has no hit on {source} entry {entity_uid}", field="entity_uid"
-                )
+                message = f"the investor's current screening has no hit on {source} entry {entity_uid}"
+                raise NotFound(message, details=[{"field": "entity_uid", "message": message}])
             created = await repo.insert_dismissal(
                 conn, investor_id, source, entity_uid, hit.get("entity_name"), hit.get("score"), reason, actor
             )

@@ -14,6 +14,7 @@ from compliance_shield.api.auth import READ, WRITE, Principal
 from compliance_shield.api.deps import container
 from compliance_shield.bootstrap import Container
 from compliance_shield.domain.screening import EntityKind, NameMatch, NameQuery, status_for
+from compliance_shield.services.inputs import ANY_ADDRESS_PATTERN
 
 router = APIRouter(prefix="/v1/screening", tags=["screening"])
 
@@ -157,7 +158,7 @@ async def screen_names(
 
 @router.get("/addresses/{address}", response_model=AddressScreeningOut, summary="Screen one address")
 async def screen_address(
-    address: Annotated[str, Path(min_length=1, max_length=128)],
+    address: Annotated[str, Path(pattern=ANY_ADDRESS_PATTERN)],
     _: Principal = Depends(READ),
     c: Container = Depends(container),
 ) -> dict[str, Any]:
