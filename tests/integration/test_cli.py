@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from support import Headers, hold, make_party, make_token, publish_template, tra
 from typer.testing import CliRunner
 
 from compliance_shield.cli import app as cli
+from compliance_shield.db import audit
 
 pytestmark = pytest.mark.integration
 
@@ -67,6 +69,9 @@ async def _invoke(*args: str) -> Any:
 
 
 async def test_audit_verify_detects_an_edited_row(cli_env: None, container: Any) -> None:
+    async with container.pool.acquire() as conn, conn.transaction():  # (a chain to tamper with)
+        entry = audit.AuditEntry(datetime.now(UTC), "test", "test.entry", "test", "cli", {"n": 1})
+        await audit.append(conn, [entry, entry, entry])
     ok = await _invoke("audit", "verify")
     assert ok.exit_code == 0, ok.output
     assert "intact" in ok.output

@@ -79,7 +79,7 @@ amounts = st.one_of(
     amount=amounts,
     balance=st.one_of(st.just(0), amounts),
     supply=st.one_of(st.none(), amounts),
-    price=st.sampled_from(["1000", "0.01", "100000", "1E+5", "2500.5"]),
+    price=st.sampled_from(["1000", "0.01", "100000", "2500.5", "0.000000000000000001"]),
 )
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 async def test_any_amount_on_any_template_is_decided_stored_replayed_and_streamed(

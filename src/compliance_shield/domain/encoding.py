@@ -182,8 +182,8 @@ def _parse_base_units(value: Any) -> int:
                 f"as a JSON number must be between 0 and {MAX_JSON_INTEGER}: send larger amounts as a decimal string"
             )
         return value
-    text = value.strip()
-    if not text.isdigit() or not text.isascii():
+    text = value
+    if not text.isdigit() or not text.isascii():  # (no sign, point, exponent or spaces: as the pattern says)
         raise ValueError("must be a non-negative integer in base units, written as a decimal string")
     digits = text.lstrip("0") or "0"  # (leading zeros are allowed, as the schema's pattern allows them)
     if len(digits) > 78 or int(digits) > UINT256_MAX:

@@ -6,12 +6,13 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 
 from compliance_shield.api.auth import READ, WRITE, Principal
 from compliance_shield.api.deps import container
 from compliance_shield.bootstrap import Container
 from compliance_shield.domain.values import KycStatus
+from compliance_shield.services.inputs import Timestamp
 from compliance_shield.services.kyc_records import KycState
 
 router = APIRouter(prefix="/v1/investors", tags=["investors and wallets"])
@@ -35,7 +36,7 @@ class KycOverrideIn(BaseModel):
     #: why the officer sets this status (kept in the audit trail)
     reason: Reason
     #: a new KYC expiry; absent → the current one stays
-    expires_at: AwareDatetime | None = None
+    expires_at: Timestamp | None = None
 
 
 @router.get("/{investor_id}/kyc", response_model=KycState, summary="KYC status in force and provider events")
