@@ -59,6 +59,11 @@ class CompiledRule:
     params_dump: dict[str, Any]
     #: traces of shared (static) outcomes, keyed by the outcome's identity: see ``engine._trace``
     trace_cache: dict[int, tuple[Any, Any]] = field(default_factory=dict, compare=False, repr=False)
+    #: ``definition.check``, looked up once here rather than on every evaluation
+    check: Any = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "check", self.definition.check)
 
 
 @dataclass(frozen=True, slots=True)
