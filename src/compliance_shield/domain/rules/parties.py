@@ -17,6 +17,7 @@ for that list entry) never count.
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any, Literal
 
@@ -78,6 +79,7 @@ def sanctioned_party(params: SanctionedPartyParams, facts: Facts, now: datetime)
     missing: list[str] = []
     versions: set[str] = set()
     checked = 0
+    active = facts.sanctions.active_list_versions if facts.sanctions is not None else None
     for side, party in checked_parties(facts):
         investor = party.investor
         if investor is None or (params.apply_to == "receiver" and side != "receiver"):
@@ -87,7 +89,7 @@ def sanctioned_party(params: SanctionedPartyParams, facts: Facts, now: datetime)
         if screening is None or screening.status is ScreeningStatus.PENDING:
             missing.append(f"{side} investor {investor.id} has not been screened")
             continue
-        if superseded := _not_consulted(facts, screening.list_versions):
+        if active and (superseded := _not_consulted(facts, screening.list_versions)):
             missing.append(f"{side} investor {investor.id} has not yet been screened against {', '.join(superseded)}")
             continue
         if len(screening.list_versions) < params.min_list_versions:
@@ -123,4 +125,9 @@ def sanctioned_party(params: SanctionedPartyParams, facts: Facts, now: datetime)
         return unavailable("; ".join(missing))
     if not checked:
         return not_applicable("no party with an investor record to check")
-    return passed("no party name matches a sanctions list", list_versions=tuple(sorted(versions)))
+    return _no_match(tuple(sorted(versions)))
+
+
+@functools.lru_cache(maxsize=256)
+def _no_match(list_versions: tuple[str, ...]) -> RuleOutcome:
+    return passed("no party name matches a sanctions list", list_versions=list_versions)

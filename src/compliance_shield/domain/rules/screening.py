@@ -181,7 +181,7 @@ def sanctioned_address(params: NoParams, facts: Facts, now: datetime) -> RuleOut
         for hit in evidence.hits
     ]
     if not hits:
-        return passed("no address on a sanctions list", list_versions=tuple(evidence.list_versions))
+        return _no_listed_address(evidence.list_versions)
     return RuleOutcome(
         result=RuleResult.FAIL,
         code=ReasonCode.SANCTIONED_ADDRESS,
@@ -193,6 +193,11 @@ def sanctioned_address(params: NoParams, facts: Facts, now: datetime) -> RuleOut
         ),
         details={"hits": hits},
     )
+
+
+@functools.lru_cache(maxsize=256)
+def _no_listed_address(list_versions: tuple[str, ...]) -> RuleOutcome:
+    return passed("no address on a sanctions list", list_versions=list_versions)
 
 
 # -- currency thresholds --------------------------------------------------------------------

@@ -41,12 +41,19 @@ def _receiver_category(facts: Facts) -> str | None:
 
 # -- token_paused, wallet_frozen -------------------------------------------------------------
 
+# passes whose message never varies, made once
+_NOT_PAUSED = passed("token is not paused")
+_NONE_FROZEN = passed("no wallet is frozen")
+_NO_TOKEN_LOCKUP = passed("no token-wide lock-up in force")
+_WINDOW_OPEN = passed("trading window is open")
+_ALREADY_HOLDS = passed("receiver already holds the token")
+
 
 @rule("token_paused", NoParams, "The token is not paused by its issuer or agent.")
 def token_paused(params: NoParams, facts: Facts, now: datetime) -> RuleOutcome:
     if facts.token.paused:
         return _fail(ReasonCode.TOKEN_PAUSED, f"token {facts.token.symbol} is paused")
-    return passed("token is not paused")
+    return _NOT_PAUSED
 
 
 @rule("wallet_frozen", NoParams, "Neither party's wallet is frozen.")
@@ -57,7 +64,7 @@ def wallet_frozen(params: NoParams, facts: Facts, now: datetime) -> RuleOutcome:
         if party.wallet is not None and party.wallet.status is WalletStatus.FROZEN
     ]
     if not frozen:
-        return passed("no wallet is frozen")
+        return _NONE_FROZEN
     return _fail(
         ReasonCode.WALLET_FROZEN,
         "; ".join(f"{side} wallet {address} is frozen" for side, address in frozen),
@@ -97,7 +104,7 @@ def lockup(params: LockupParams, facts: Facts, now: datetime) -> RuleOutcome:
             lockup_until=until.isoformat(),
         )
     if params.holding_period_days is None:
-        return passed("no token-wide lock-up in force")
+        return _NO_TOKEN_LOCKUP
     period = timedelta(days=params.holding_period_days)
     sender = facts.sender
     unlocked = sum(lot.amount for lot in sender.lots if lot.acquired_at <= now - period)
@@ -137,7 +144,7 @@ def trading_window(params: NoParams, facts: Facts, now: datetime) -> RuleOutcome
         return not_applicable("no party is a designated person for this token")
     closed = next((w for w in token.trading_windows if w.start <= now < w.end), None)
     if closed is None:
-        return passed("trading window is open")
+        return _WINDOW_OPEN
     because = f" ({closed.reason})" if closed.reason else ""
     return _fail(
         ReasonCode.TRADING_WINDOW_CLOSED,
@@ -204,7 +211,7 @@ def max_holders(params: MaxHoldersParams, facts: Facts, now: datetime) -> RuleOu
         return not_applicable(f"receiver category {category} is exempt from the holder cap")
     receiver = facts.receiver
     if receiver.balance + receiver.reserved_in > 0:
-        return passed("receiver already holds the token")
+        return _ALREADY_HOLDS
     exempt = set(params.exempt_categories)
     count = sum(n for cat, n in facts.token_state.holder_count_by_category.items() if cat not in exempt)
     # (a register already above the cap, e.g. after the cap was lowered, admits no one)
