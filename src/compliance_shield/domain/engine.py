@@ -86,16 +86,16 @@ def evaluate(policy: CompiledPolicy, facts: Facts, now: datetime) -> Decision:
     adverse = False
     # this loop runs for every rule of every check: it only runs, traces and adds up; the
     # reasons are collected afterwards, and only when a rule found something
-    for rule in policy.rules:
+    for rule, check, params, cache in policy.steps:
         try:
-            outcome = rule.check(rule.params, facts, now)
+            outcome = check(params, facts, now)
         except Exception as exc:  # a broken rule must fail closed, never approve
             outcome = RuleOutcome(
                 result=RuleResult.ERROR,
                 code=ReasonCode.RULE_ERROR,
                 message=f"rule raised {type(exc).__name__}: {exc}",
             )
-        cached = rule.trace_cache.get(id(outcome))
+        cached = cache.get(id(outcome))
         trace: RuleTrace = cached[1] if cached is not None and cached[0] is outcome else _trace(rule, outcome)
         append(trace)
         score += trace.risk_points

@@ -44,11 +44,16 @@ def _country_hits(
         if investor is None or (apply_to == "receiver" and side != "receiver"):
             continue
         checked += 1
-        nationality = investor.nationality
-        for attribute, value in (("country", investor.country), ("nationality", nationality)):
-            if value is None:
+        country = investor.country.upper()
+        nationality = investor.nationality.upper() if investor.nationality is not None else None
+        for _, codes in lists:
+            if country in codes or nationality in codes:
+                break
+        else:  # the common case: neither code is on any list
+            continue
+        for attribute, code in (("country", country), ("nationality", nationality)):
+            if code is None:
                 continue
-            code = value.upper()
             for list_name, codes in lists:
                 if code in codes:
                     hits.append({"party": side, "field": attribute, "country": code, "list": list_name})
@@ -222,11 +227,16 @@ def money(value: Decimal, currency: str) -> str:
 
 
 def _missing(role: str, party: TravelRuleParty | None, required: list[TravelRuleField]) -> list[str]:
-    return [f"{role}.{name}" for name in required if party is None or not (getattr(party, name) or "").strip()]
+    if party is None:
+        return [f"{role}.{name}" for name in required]
+    return [f"{role}.{name}" for name in required if not (getattr(party, name) or "").strip()]
 
 
 def _default_fields() -> list[TravelRuleField]:
     return ["name", "account"]
+
+
+_TRAVEL_DATA_COMPLETE = passed("originator and beneficiary data complete")
 
 
 class TravelRuleParams(RuleParams):
@@ -254,7 +264,7 @@ def travel_rule(params: TravelRuleParams, facts: Facts, now: datetime) -> RuleOu
         "beneficiary", data.beneficiary if data else None, required
     )
     if not missing:
-        return passed("originator and beneficiary data complete")
+        return _TRAVEL_DATA_COMPLETE
     return RuleOutcome(
         result=RuleResult.FAIL,
         code=ReasonCode.TRAVEL_RULE_DATA_MISSING,
