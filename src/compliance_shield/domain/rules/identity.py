@@ -98,15 +98,6 @@ def _kyc_problem(side: Side, party: PartyFacts, now: datetime) -> tuple[ReasonCo
     return None
 
 
-def _kyc_current(party: PartyFacts, now: datetime) -> bool:
-    """Whether ``_kyc_problem`` finds nothing, without composing its messages."""
-    investor = party.investor
-    if investor is None or investor.kyc_status is not _VERIFIED:
-        return False
-    expires = investor.kyc_expires_at
-    return expires is None or expires > now
-
-
 _VERIFIED = KycStatus.VERIFIED
 
 
@@ -117,8 +108,16 @@ _VERIFIED = KycStatus.VERIFIED
 )
 def kyc_verified(params: NoParams, facts: Facts, now: datetime) -> RuleOutcome:
     parties = checked_parties(facts)
-    if not facts.kyc_checks and all(_kyc_current(party, now) for _, party in parties):
-        return _KYC_PASSES[facts.transfer.transfer_type]  # the common case, decided by the registry
+    if not facts.kyc_checks:  # the common case, decided by the registry: all current?
+        for _, party in parties:
+            investor = party.investor
+            if investor is None or investor.kyc_status is not _VERIFIED:
+                break
+            expires = investor.kyc_expires_at
+            if expires is not None and expires <= now:
+                break
+        else:
+            return _KYC_PASSES[facts.transfer.transfer_type]
     # an investor whose KYC provider could not be asked has no current answer: judge the others
     unknown = {check.investor_id for check in facts.kyc_checks if check.status is None} if facts.kyc_checks else ()
     undecided = [side for side, party in parties if party.investor and party.investor.id in unknown]
@@ -149,13 +148,13 @@ _BOUND = passed("addresses are bound to investors")
 
 @rule("wallet_bound", NoParams, "Each address is a wallet bound to a known investor (the whitelist).")
 def wallet_bound(params: NoParams, facts: Facts, now: datetime) -> RuleOutcome:
-    unbound = [
-        (side, party.address)
-        for side, party in checked_parties(facts)
-        if party.wallet is None or party.investor is None
-    ]
-    if not unbound:
+    parties = checked_parties(facts)
+    for _, party in parties:
+        if party.wallet is None or party.investor is None:
+            break
+    else:
         return _BOUND
+    unbound = [(side, party.address) for side, party in parties if party.wallet is None or party.investor is None]
     return RuleOutcome(
         result=RuleResult.FAIL,
         code=ReasonCode.WALLET_NOT_BOUND,
@@ -245,9 +244,13 @@ _NO_PEP = passed("no politically exposed party")
 
 @rule("pep_review", NoParams, "A politically exposed party sends the transfer to review.")
 def pep_review(params: NoParams, facts: Facts, now: datetime) -> RuleOutcome:
-    peps = [side for side, party in checked_parties(facts) if party.investor is not None and party.investor.pep]
-    if not peps:
+    parties = checked_parties(facts)
+    for _, party in parties:
+        if party.investor is not None and party.investor.pep:
+            break
+    else:
         return _NO_PEP
+    peps = [side for side, party in parties if party.investor is not None and party.investor.pep]
     return RuleOutcome(
         result=RuleResult.REVIEW,
         code=ReasonCode.PEP_REVIEW,

@@ -42,6 +42,7 @@ def _receiver_category(facts: Facts) -> str | None:
 # -- token_paused, wallet_frozen -------------------------------------------------------------
 
 # passes whose message never varies, made once
+_FROZEN = WalletStatus.FROZEN
 _NOT_PAUSED = passed("token is not paused")
 _NONE_FROZEN = passed("no wallet is frozen")
 _NO_TOKEN_LOCKUP = passed("no token-wide lock-up in force")
@@ -58,13 +59,17 @@ def token_paused(params: NoParams, facts: Facts, now: datetime) -> RuleOutcome:
 
 @rule("wallet_frozen", NoParams, "Neither party's wallet is frozen.")
 def wallet_frozen(params: NoParams, facts: Facts, now: datetime) -> RuleOutcome:
+    parties = checked_parties(facts)
+    for _, party in parties:
+        if party.wallet is not None and party.wallet.status is _FROZEN:
+            break
+    else:
+        return _NONE_FROZEN
     frozen = [
         (side, party.address)
-        for side, party in checked_parties(facts)
-        if party.wallet is not None and party.wallet.status is WalletStatus.FROZEN
+        for side, party in parties
+        if party.wallet is not None and party.wallet.status is _FROZEN
     ]
-    if not frozen:
-        return _NONE_FROZEN
     return _fail(
         ReasonCode.WALLET_FROZEN,
         "; ".join(f"{side} wallet {address} is frozen" for side, address in frozen),
