@@ -74,6 +74,9 @@ def _not_consulted(facts: Facts, consulted: tuple[str, ...]) -> list[str]:
     "No party's name matches a sanctions-list entry (fuzzy score; dismissed false positives excepted).",
 )
 def sanctioned_party(params: SanctionedPartyParams, facts: Facts, now: datetime) -> RuleOutcome:
+    cleared = _all_cleared(params, facts)
+    if cleared is not None:
+        return _no_match(tuple(sorted(set(cleared))))
     rejects: list[dict[str, Any]] = []
     reviews: list[dict[str, Any]] = []
     missing: list[str] = []
@@ -126,6 +129,30 @@ def sanctioned_party(params: SanctionedPartyParams, facts: Facts, now: datetime)
     if not checked:
         return not_applicable("no party with an investor record to check")
     return _no_match(tuple(sorted(versions)))
+
+
+def _all_cleared(params: SanctionedPartyParams, facts: Facts) -> tuple[str, ...] | None:
+    """The list versions consulted when every party to check was screened without any hit, against
+    enough list versions, and no list has been imported since; None otherwise (or when no party
+    has an investor): then the full rule below decides and explains."""
+    if facts.sanctions is not None and facts.sanctions.active_list_versions:
+        return None
+    consulted: tuple[str, ...] | None = None
+    receiver_only = params.apply_to == "receiver"
+    for side, party in checked_parties(facts):
+        investor = party.investor
+        if investor is None or (receiver_only and side != "receiver"):
+            continue
+        screening = investor.screening
+        if (
+            screening is None
+            or screening.status is ScreeningStatus.PENDING
+            or screening.hits
+            or len(screening.list_versions) < params.min_list_versions
+        ):
+            return None
+        consulted = screening.list_versions if consulted is None else consulted + screening.list_versions
+    return consulted
 
 
 @functools.lru_cache(maxsize=256)
