@@ -8,7 +8,8 @@ the other rule modules share.
 
 from __future__ import annotations
 
-from datetime import datetime
+import functools
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import Field
@@ -222,7 +223,7 @@ def accreditation_valid(params: AccreditationParams, facts: Facts, now: datetime
         return not_applicable("receiver is not in an accredited category")
     expires = investor.accreditation_expires_at
     if expires is not None and expires > now:
-        return passed(f"receiver accreditation valid until {day(expires)}")
+        return _accredited_until(expires.date())
     message = (
         "receiver has no accreditation on file"
         if expires is None
@@ -234,6 +235,12 @@ def accreditation_valid(params: AccreditationParams, facts: Facts, now: datetime
         message=message,
         details={"category": investor.category, "expires_at": expires.isoformat() if expires else None},
     )
+
+
+@functools.lru_cache(maxsize=1024)
+def _accredited_until(until: date) -> RuleOutcome:
+    # keyed by the date the message names, not the instant: equal instants in other zones differ
+    return passed(f"receiver accreditation valid until {until.isoformat()}")
 
 
 # -- pep_review -----------------------------------------------------------------------------

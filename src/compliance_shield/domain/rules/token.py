@@ -7,6 +7,7 @@ caps until they settle or their reservation expires.
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Self
@@ -66,9 +67,7 @@ def wallet_frozen(params: NoParams, facts: Facts, now: datetime) -> RuleOutcome:
     else:
         return _NONE_FROZEN
     frozen = [
-        (side, party.address)
-        for side, party in parties
-        if party.wallet is not None and party.wallet.status is _FROZEN
+        (side, party.address) for side, party in parties if party.wallet is not None and party.wallet.status is _FROZEN
     ]
     return _fail(
         ReasonCode.WALLET_FROZEN,
@@ -167,8 +166,9 @@ def sufficient_balance(params: NoParams, facts: Facts, now: datetime) -> RuleOut
     if facts.transfer.transfer_type is TransferType.ISSUANCE:
         return not_applicable("an issuance mints new units")
     sender, amount = facts.sender, facts.transfer.amount
-    if amount <= sender.available:
-        return passed(f"available balance {sender.available} covers {amount}")
+    available = sender.available
+    if amount <= available:
+        return _covers(available, amount)
     return _fail(
         ReasonCode.INSUFFICIENT_BALANCE,
         f"sender's available balance {sender.available} is less than {amount}",
@@ -176,6 +176,12 @@ def sufficient_balance(params: NoParams, facts: Facts, now: datetime) -> RuleOut
         reserved_out=units(sender.reserved_out),
         available=units(sender.available),
     )
+
+
+@functools.lru_cache(maxsize=1024)
+def _covers(available: int, amount: int) -> RuleOutcome:
+    # amounts repeat (the same order size from the same holding): the message is made once
+    return passed(f"available balance {available} covers {amount}")
 
 
 # -- max_holders ----------------------------------------------------------------------------
@@ -213,7 +219,7 @@ def max_holders(params: MaxHoldersParams, facts: Facts, now: datetime) -> RuleOu
         return not_applicable("a redemption adds no holder")
     category = _receiver_category(facts)
     if category in params.exempt_categories:
-        return not_applicable(f"receiver category {category} is exempt from the holder cap")
+        return _exempt_from_cap(category)
     receiver = facts.receiver
     if receiver.balance + receiver.reserved_in > 0:
         return _ALREADY_HOLDS
@@ -235,6 +241,11 @@ def max_holders(params: MaxHoldersParams, facts: Facts, now: datetime) -> RuleOu
 
 
 # -- max_balance ----------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=64)
+def _exempt_from_cap(category: str | None) -> RuleOutcome:
+    return not_applicable(f"receiver category {category} is exempt from the holder cap")
 
 
 class MaxBalanceParams(RuleParams):
@@ -356,6 +367,11 @@ class MinInvestmentParams(RuleParams):
     category_minimums: dict[str, Annotated[Decimal, Field(ge=0)]] = Field(default_factory=dict)
 
 
+@functools.lru_cache(maxsize=64)
+def _exempt_from_minimum(category: str | None) -> RuleOutcome:
+    return not_applicable(f"receiver category {category} is exempt from the minimum investment")
+
+
 @rule(
     "min_investment",
     MinInvestmentParams,
@@ -366,7 +382,7 @@ def min_investment(params: MinInvestmentParams, facts: Facts, now: datetime) -> 
         return not_applicable("a redemption makes no investment")
     category = _receiver_category(facts)
     if category in params.exempt_categories:
-        return not_applicable(f"receiver category {category} is exempt from the minimum investment")
+        return _exempt_from_minimum(category)
     minimum = params.category_minimums.get(category, params.min_value) if category else params.min_value
     value = currency_value(facts, facts.receiver.projected_balance + facts.transfer.amount, params.currency)
     if isinstance(value, RuleOutcome):
