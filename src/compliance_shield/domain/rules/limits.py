@@ -74,8 +74,11 @@ def transfer_limit(params: TransferLimitParams, facts: Facts, now: datetime) -> 
     breaches: list[dict[str, object]] = []
     for window, span in params.spans:
         since = now - span
-        recent = [t.amount for t in past if t.at > since]
-        total, count = sum(recent) + amount, len(recent) + 1
+        total, count = amount, 1
+        for transfer in past:
+            if transfer.at > since:
+                total += transfer.amount
+                count += 1
         if window.max_amount is not None and total > window.max_amount:
             breaches.append(
                 {
