@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import warnings
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,8 +24,12 @@ from compliance_shield.adapters.chain.certificates import CertificateSigner
 from compliance_shield.db import json_text, ledger_queries
 from compliance_shield.db.migrate import upgrade
 from compliance_shield.domain import encoding
+from compliance_shield.domain.report import ReportingEntity
+from compliance_shield.observability.database import observe_queries, sample_database
 from compliance_shield.providers import Providers, build_providers
 from compliance_shield.reference_data import load_country_lists
+from compliance_shield.services.cases import CaseService
+from compliance_shield.services.cases.reports import ReportService
 from compliance_shield.services.certificates import CertificateService
 from compliance_shield.services.checks.service import DecisionService
 from compliance_shield.services.heap import freeze_long_lived, freeze_survivors
@@ -70,6 +75,7 @@ def database_url(settings: Settings) -> tuple[str, bool]:
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
+    observe_queries(conn)
     for kind in ("jsonb", "json"):
         await conn.set_type_codec(
             kind,
@@ -109,6 +115,18 @@ def certificate_signer(settings: Settings) -> CertificateSigner | None:
     return CertificateSigner(key.get_secret_value(), settings.chain_id, settings.oracle_address)
 
 
+def reporting_entity(settings: Settings) -> ReportingEntity:
+    """The reporting entity named on STR/SAR drafts (REPORT_ENTITY_* settings)."""
+    return ReportingEntity(
+        name=settings.report_entity_name,
+        fiu_registration_id=settings.report_entity_fiu_id,
+        address=settings.report_entity_address,
+        principal_officer=settings.report_principal_officer,
+        principal_officer_email=settings.report_principal_officer_email,
+        tin=settings.report_entity_tin,
+    )
+
+
 @dataclass
 class Container:
     settings: Settings
@@ -126,7 +144,13 @@ class Container:
     #: name/address screening against the sanctions lists, and the lists' versions
     screening: ScreeningService
     lists: ListService
+    #: review cases of escalated checks (four-eyes)
+    cases: CaseService
+    #: STR/SAR drafts of cases
+    reports: ReportService
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    #: closed after the tasks stop (clients the tasks used)
+    _closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     @property
     def kyc(self) -> KycService:
@@ -141,6 +165,8 @@ class Container:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        for close in self._closers:
+            await close()
         await self.decisions.stop()
         await self.screening.close()
         await self.providers.close()
@@ -170,6 +196,16 @@ async def _maintenance(container: Container) -> None:
         await asyncio.sleep(1)
 
 
+async def _open_cases(container: Container) -> None:
+    """Open a review case for every newly escalated check (off the decision path)."""
+    while True:
+        try:
+            await container.cases.open_escalated()
+        except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError, TimeoutError) as exc:
+            log.warning("cases.open_failed", error=repr(exc))
+        await asyncio.sleep(container.settings.case_open_interval_seconds)
+
+
 async def build_container(
     settings: Settings,
     *,
@@ -188,7 +224,7 @@ async def build_container(
     if migrate:
         await asyncio.to_thread(upgrade, url)
     pool = await create_pool(url, settings.database_pool_size)
-    snapshot = Snapshot(load_country_lists())
+    snapshot = Snapshot(load_country_lists(), name_lists_required=settings.screening_lists_required)
     await snapshot.watch(lambda: connect(url, "compliance-shield-listener"))
     screening = ScreeningService(pool, snapshot)
     await screening.start()  # the name index is loaded before anything is screened
@@ -219,6 +255,18 @@ async def build_container(
         feed=EventFeed(pool, lambda: connect(url, "compliance-shield-feed")),
         screening=screening,
         lists=ListService(pool, screening, snapshot),
+        cases=CaseService(pool, snapshot, decisions, four_eyes_min_risk=settings.case_four_eyes_min_risk),
+        reports=ReportService(pool, snapshot, reporting_entity(settings)),
     )
     container._tasks.append(asyncio.create_task(_maintenance(container), name="maintenance"))
+    sampling = sample_database(pool, settings.long_query_seconds)
+    container._tasks.append(asyncio.create_task(sampling, name="database-metrics"))
+    container._tasks.append(asyncio.create_task(_open_cases(container), name="case-opener"))
+    if settings.enable_ai_reasoning:
+        from compliance_shield.workers.reasoning import reasoning_service, run_loop
+
+        reasoning_http = httpx.AsyncClient()
+        container._closers.append(reasoning_http.aclose)
+        service = reasoning_service(settings, pool, reasoning_http)
+        container._tasks.append(asyncio.create_task(run_loop(service), name="reasoning"))
     return container

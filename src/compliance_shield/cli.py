@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
@@ -19,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from compliance_shield.api.auth import ROLES, issue_token
+from compliance_shield.cli_backup import db_app
 from compliance_shield.cli_chain import chain_app
 from compliance_shield.cli_lists import lists_app, worker_list_updater
 from compliance_shield.domain import encoding
@@ -33,6 +35,7 @@ app.add_typer(policy_app, name="policy")
 app.add_typer(worker_app, name="worker")
 app.add_typer(lists_app, name="lists")
 app.add_typer(chain_app, name="chain")
+app.add_typer(db_app, name="db")
 worker_app.command("list-updater")(worker_list_updater)
 console = Console()
 
@@ -43,12 +46,26 @@ def _settings() -> Settings:
     return load_settings()
 
 
+@app.callback()
+def _every_command() -> None:
+    """Logging of every command: JSON lines at LOG_LEVEL (workers and serve re-tag their lines)."""
+    from pydantic import ValidationError
+
+    from compliance_shield.observability.process import ProcessKind, configure_process
+
+    # an invalid setting is reported by the command itself when it reads the settings
+    with contextlib.suppress(ValidationError):
+        configure_process(load_settings(), ProcessKind.CLI)
+
+
 def _run(factory: Callable[[], Awaitable[T]]) -> T:
     return asyncio.run(factory())  # type: ignore[arg-type]
 
 
 def _token(settings: Settings, sub: str, roles: list[str], ttl: int) -> str:
-    return issue_token(settings.jwt_secret_value, sub, roles, ttl, datetime.now(UTC), settings.jwt_issuer)
+    return issue_token(
+        settings.jwt_secret_value, sub, roles, ttl, datetime.now(UTC), settings.jwt_issuer, kid=settings.jwt_kid
+    )
 
 
 @app.command()
@@ -106,6 +123,19 @@ def seed(
     console.print_json(encoding.dumps_text(_run(lambda: _seed(settings, url, investors, wallets_per_investor, tokens))))
 
 
+async def _demo_cases(settings: Settings, url: str, sample: dict[str, Any]) -> None:
+    """Escalate a few demo transfers (to PEP holders) so the console's queue has open cases."""
+    from compliance_shield.bootstrap import build_container
+    from compliance_shield.services.cases.demo import escalate_demo_transfers
+
+    container = await build_container(settings, url=url, migrate=False)
+    try:
+        checks = await escalate_demo_transfers(container.pool, container.decisions, container.cases, sample)
+    finally:
+        await container.close()
+    console.print(f"demo: {sum(c['status'] == 'ESCALATED' for c in checks)} escalated transfers with open cases")
+
+
 def _demo_banner(settings: Settings, summary: dict[str, Any] | None) -> None:
     base = f"http://{settings.host}:{settings.port}"
     token = _token(settings, "demo-admin", ["admin"], 12 * 3600)
@@ -113,6 +143,7 @@ def _demo_banner(settings: Settings, summary: dict[str, Any] | None) -> None:
     # plain output for the values people copy: no wrapping inside the token
     typer.echo(f"URL:           {base}   (API docs: {base}/docs)")
     typer.echo(f"Bearer token:  {token}")
+    typer.echo(f"Console:       {base}/console   (sign in by pasting the bearer token)")
     if summary is not None:
         body = encoding.dumps_text(summary["sample_transfer"])
         typer.echo("Try a transfer check:")
@@ -137,8 +168,11 @@ def serve(
 
     from compliance_shield.bootstrap import database_url
     from compliance_shield.db.migrate import upgrade
+    from compliance_shield.observability import multiprocess
+    from compliance_shield.observability.process import ProcessKind, configure_process
 
     settings = _settings()
+    configure_process(settings, ProcessKind.SERVE)
     url, embedded = database_url(settings)
     if embedded:
         upgrade(url)
@@ -147,7 +181,9 @@ def serve(
         from compliance_shield.errors import Conflict
 
         try:
-            summary = _run(lambda: _seed(settings, url, 1000))
+            seeded = _run(lambda: _seed(settings, url, 1000))
+            _run(lambda: _demo_cases(settings, url, seeded["sample_transfer"]))
+            summary = seeded
         except Conflict:  # loaded by an earlier run: the same deterministic example applies
             from compliance_shield.services.seed import demo_sample
 
@@ -156,6 +192,11 @@ def serve(
     # server processes read their settings from the environment: hand them the resolved URL
     os.environ["DATABASE_URL"] = url
     processes = workers or settings.workers
+    metrics_dir, own_metrics_dir = None, False
+    if processes > 1 or settings.prometheus_multiproc_dir is not None:
+        # every server process writes its metrics there; /metrics of any of them answers the sum
+        metrics_dir, own_metrics_dir = multiprocess.prepare_directory(settings.prometheus_multiproc_dir)
+        multiprocess.export_to_children(metrics_dir)
     peers_dir = None
     if processes > 1 and settings.writer_affinity and settings.writer_peers_dir is None:
         # this serve's processes find each other here: each writes the tokens it owns
@@ -172,11 +213,14 @@ def serve(
             port=settings.port,
             workers=processes,
             log_level=settings.log_level.lower(),
+            log_config=None,  # our JSON logging (observability/logging.py) formats uvicorn's lines too
             access_log=False,
         )
     finally:
         if peers_dir is not None:
             shutil.rmtree(peers_dir, ignore_errors=True)
+        if own_metrics_dir and metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 @app.command()
@@ -222,17 +266,35 @@ def replay(check_id: UUID) -> None:
 
 @audit_app.command("verify")
 def audit_verify() -> None:
-    """Walk the hash chain; name the first broken entry (exit 1 when broken)."""
+    """Walk the hash chain, re-hash the stored decisions, and find each signed checkpoint's head
+    still in the chain (AUDIT_CHECKPOINT_FILE); name what is broken (exit 1 when anything is)."""
+    from compliance_shield.audit_cli import verify_all
     from compliance_shield.bootstrap import database_url
-    from compliance_shield.db.audit import verify
 
-    url, _ = database_url(_settings())
-    result = _run(lambda: _with_conn(url, verify))
-    if result.ok:
-        console.print(f"[green]audit log intact[/green]: {result.checked} entries")
-        return
-    console.print(f"[red]audit log broken[/red] at entry {result.first_broken_seq}: {result.reason}")
-    raise typer.Exit(1)
+    settings = _settings()
+    url, _ = database_url(settings)
+    lines, ok = _run(lambda: _with_conn(url, lambda conn: verify_all(conn, settings)))
+    for line in lines:
+        console.print(line)
+    if not ok:
+        raise typer.Exit(1)
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint(
+    every: float = typer.Option(0, help="seconds between checkpoints; 0: take one and stop", min=0),
+) -> None:
+    """Append a signed checkpoint of the chain's head to AUDIT_CHECKPOINT_FILE (see README)."""
+    from compliance_shield.audit_cli import checkpoint_loop
+    from compliance_shield.bootstrap import database_url
+
+    settings = _settings()
+    url, _ = database_url(settings)
+    try:
+        _run(lambda: checkpoint_loop(url, settings, every, console.print))
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
 
 
 @policy_app.command("templates")
@@ -267,25 +329,54 @@ def policy_validate(path: Path) -> None:
 @worker_app.command("oracle")
 def worker_oracle() -> None:
     """Write decisions to the ComplianceOracle contract (needs ENABLE_ORACLE, BESU_RPC_URL, ORACLE_*)."""
+    from compliance_shield.observability.backlogs import oracle_backlog
+    from compliance_shield.observability.process import ProcessKind, observed
     from compliance_shield.workers.oracle import run as run_oracle
 
     settings = _settings()
     if not settings.enable_oracle:
         console.print("[red]the oracle writer is disabled[/red]: set ENABLE_ORACLE=true")
         raise typer.Exit(2)
-    _run(lambda: run_oracle(settings))
+    _run(lambda: observed(settings, ProcessKind.ORACLE, run_oracle(settings), oracle_backlog))
 
 
 @worker_app.command("indexer")
 def worker_indexer() -> None:
     """Follow the token contracts' Transfer events into holdings and settlements (needs BESU_RPC_URL)."""
+    from compliance_shield.observability.process import observed_indexer
     from compliance_shield.workers.indexer import run as run_indexer
 
     settings = _settings()
     if not settings.besu_rpc_url:
         console.print("[red]the chain indexer needs BESU_RPC_URL[/red]")
         raise typer.Exit(2)
-    _run(lambda: run_indexer(settings))
+    _run(lambda: observed_indexer(settings, run_indexer(settings)))
+
+
+@worker_app.command("audit")
+def worker_audit() -> None:
+    """Walk the audit hash chain every AUDIT_VERIFY_INTERVAL_SECONDS and export the verdict as metrics."""
+    from compliance_shield.bootstrap import connect, database_url
+    from compliance_shield.observability.audit_watch import watch
+    from compliance_shield.observability.process import ProcessKind, observed
+    from compliance_shield.workers.kafka import run_until_signalled
+
+    settings = _settings()
+    url, _ = database_url(settings)
+    work = watch(lambda: connect(url, "compliance-shield-audit"), settings.audit_verify_interval_seconds)
+    _run(lambda: observed(settings, ProcessKind.AUDIT, run_until_signalled(work)))
+
+
+@worker_app.command("reasoning")
+def worker_reasoning() -> None:
+    """Draft AI narratives for open review cases (needs ENABLE_AI_REASONING and GROK_API_KEY)."""
+    from compliance_shield.workers.reasoning import run as run_reasoning
+
+    settings = _settings()
+    if not settings.enable_ai_reasoning:
+        console.print("[red]AI reasoning is disabled[/red]: set ENABLE_AI_REASONING=true and GROK_API_KEY")
+        raise typer.Exit(2)
+    _run(lambda: run_reasoning(settings))
 
 
 def _kafka_settings(worker: str) -> Settings:
@@ -299,21 +390,24 @@ def _kafka_settings(worker: str) -> Settings:
 @worker_app.command("relay")
 def worker_relay() -> None:
     """Publish committed outbox events to Kafka topic compliance-events (needs KAFKA_BROKERS)."""
+    from compliance_shield.observability.backlogs import outbox_backlog
+    from compliance_shield.observability.process import ProcessKind, observed
     from compliance_shield.workers.kafka import run_until_signalled
     from compliance_shield.workers.relay import run as run_relay
 
     settings = _kafka_settings("outbox relay")
-    _run(lambda: run_until_signalled(run_relay(settings)))
+    _run(lambda: observed(settings, ProcessKind.RELAY, run_until_signalled(run_relay(settings)), outbox_backlog))
 
 
 @worker_app.command("consumer")
 def worker_consumer() -> None:
     """Decide transfer checks from compliance.transfer-requests into compliance.decisions (needs KAFKA_BROKERS)."""
+    from compliance_shield.observability.process import ProcessKind, observed
     from compliance_shield.workers.consumer import run as run_consumer
     from compliance_shield.workers.kafka import run_until_signalled
 
     settings = _kafka_settings("Kafka consumer")
-    _run(lambda: run_until_signalled(run_consumer(settings)))
+    _run(lambda: observed(settings, ProcessKind.CONSUMER, run_until_signalled(run_consumer(settings))))
 
 
 @app.command()

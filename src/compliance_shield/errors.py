@@ -4,12 +4,14 @@
     │                                                    ``details.error_id`` is on the log line
     ├── ValidationFailed (422 VALIDATION_FAILED)        a field of a request is invalid
     │   ├── PolicyInvalid (422 POLICY_INVALID)           a policy document is invalid
-    │   └── ListInvalid (422 LIST_INVALID)               a sanctions list file is malformed
+    │   ├── ListInvalid (422 LIST_INVALID)               a sanctions list file is malformed
+    │   └── EventTimeOutOfRange (422 EVENT_TIME_OUT_OF_RANGE)  a provider event dated too far ahead or back
     ├── NotAuthenticated (401 NOT_AUTHENTICATED)         missing/invalid/expired bearer token
     ├── Forbidden (403 FORBIDDEN)                        the token lacks the role
     ├── NotFound (404 NOT_FOUND)                         an entity does not exist
     ├── Conflict (409 CONFLICT)                          state forbids the change
     │   └── IdempotencyKeyReused (409 IDEMPOTENCY_KEY_REUSED)
+    ├── RateLimited (429 RATE_LIMITED)                   the caller's rate is spent (Retry-After)
     └── ServiceUnavailable (503 SERVICE_UNAVAILABLE)     the database is unreachable: a retry can help
         └── Overloaded (503 OVERLOADED)                  too many checks waiting: refused at once
 
@@ -82,6 +84,12 @@ class ListInvalid(ValidationFailed):
         self.errors = errors
 
 
+class EventTimeOutOfRange(ValidationFailed):
+    """A provider event dated beyond the allowed clock skew into the future, or older than the horizon."""
+
+    code = "EVENT_TIME_OUT_OF_RANGE"
+
+
 class NotAuthenticated(ComplianceShieldError):
     code = "NOT_AUTHENTICATED"
     status = 401
@@ -104,6 +112,18 @@ class Conflict(ComplianceShieldError):
 
 class IdempotencyKeyReused(Conflict):
     code = "IDEMPOTENCY_KEY_REUSED"
+
+
+class RateLimited(ComplianceShieldError):
+    """The caller (token subject) sent more than its rate: refused before any work; retry after
+    ``retry_after`` seconds (HTTP ``Retry-After``)."""
+
+    code = "RATE_LIMITED"
+    status = 429
+
+    def __init__(self, message: str, *, retry_after: int = 1, details: Any = None) -> None:
+        super().__init__(message, details=details)
+        self.retry_after = retry_after
 
 
 class ServiceUnavailable(ComplianceShieldError):

@@ -8,18 +8,21 @@ closes what ``build_providers`` opened (HTTP client, Redis, background tasks).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 import asyncpg
 import httpx
 
 from compliance_shield.adapters.ballerine.client import BallerineClient
 from compliance_shield.adapters.cache import LocalCache, RedisCache, TieredCache
+from compliance_shield.adapters.cache.redis import redis_breaker
 from compliance_shield.adapters.chainalysis.kyt import KytClient
 from compliance_shield.adapters.chainalysis.sanctions import SanctionsClient
 from compliance_shield.adapters.marble.client import MarbleClient
 from compliance_shield.adapters.resilience import CircuitBreaker, Resilient, RetryPolicy
 from compliance_shield.services.evidence import ProviderEvidence
-from compliance_shield.services.kyc import KycService
+from compliance_shield.services.kyc import EventWindow, KycService
+from compliance_shield.services.kyc_records import KycRecords
 from compliance_shield.services.kyt import KytScreening
 from compliance_shield.services.refdata import ReferenceDataService
 from compliance_shield.services.snapshot import Snapshot
@@ -68,7 +71,18 @@ async def build_providers(
     http: httpx.AsyncClient | None = None,
 ) -> Providers:
     """Wire the configured providers. ``http`` (tests) replaces the HTTP client built here."""
-    shared = RedisCache.from_url(settings.redis_url) if settings.redis_url else None
+    shared = (
+        RedisCache.from_url(
+            settings.redis_url,
+            op_timeout=settings.redis_deadline_ms / 1000,
+            breaker=redis_breaker(settings.redis_breaker_failures, settings.redis_breaker_reset_seconds),
+        )
+        if settings.redis_url
+        else None
+    )
+    if shared is not None:
+        # opens the first connections now, under a longer deadline than a cache operation has
+        await shared.open_connections()
     cache = TieredCache(
         LocalCache(settings.cache_local_max_entries), shared, local_ttl=settings.cache_local_ttl_seconds
     )
@@ -85,7 +99,20 @@ async def build_providers(
             resilient(settings, "ballerine"),
         )
     secret = settings.ballerine_webhook_secret.get_secret_value() if settings.ballerine_webhook_secret else None
-    kyc = KycService(refdata, snapshot, cache, client=ballerine, webhook_secret=secret, ttl=settings.redis_ttl_kyc)
+    window = EventWindow(
+        max_skew=timedelta(seconds=settings.provider_event_max_skew_seconds),
+        horizon=timedelta(days=settings.provider_event_horizon_days),
+    )
+    kyc = KycService(
+        refdata,
+        KycRecords(pool, snapshot),
+        snapshot,
+        cache,
+        client=ballerine,
+        webhook_secret=secret,
+        ttl=settings.redis_ttl_kyc,
+        window=window,
+    )
     sanctions = None
     if settings.chainalysis_api_key:
         sanctions = SanctionsClient(

@@ -49,6 +49,11 @@ class Settings(BaseSettings):
 
     redis_url: str | None = None
     redis_ttl_kyc: int = Field(default=86400, ge=1)
+    #: Redis is an optional accelerator: the deadline of one cache operation, and the breaker
+    #: in front of it (consecutive failures that open it, seconds it stays open)
+    redis_deadline_ms: float = Field(default=5.0, gt=0, le=1000)
+    redis_breaker_failures: int = Field(default=3, ge=1, le=1000)
+    redis_breaker_reset_seconds: float = Field(default=5.0, gt=0, le=3600)
     #: comma-separated ``host:port`` list; unset or empty → no Kafka (events stay in the outbox and /v1/events)
     kafka_brokers: str | None = Field(default=None, pattern=r"^([^\s,]+:\d{1,5}(,[^\s,]+:\d{1,5})*)?$")
     #: partitions of a topic the workers create because it is missing (production topics are provisioned)
@@ -60,6 +65,19 @@ class Settings(BaseSettings):
 
     jwt_secret: SecretStr = SecretStr(DEVELOPMENT_JWT_SECRET)
     jwt_issuer: str = "compliance-shield"
+    #: during a rotation, the secret being replaced: tokens it signed are still accepted (never issued)
+    jwt_secret_previous: SecretStr | None = None
+    #: the key id of JWT_SECRET: tokens the service issues name it, so it can be rotated
+    jwt_kid: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._-]{1,64}$")
+    #: more HS256 secrets accepted by key id, as a JSON object {"kid": "secret"} (rotation: add the
+    #: new one, move issuers over, remove the old one)
+    jwt_secrets: dict[str, SecretStr] = Field(default_factory=dict)
+    #: an identity provider's JWKS URL: its RS256/ES256 tokens are accepted (issuer JWT_JWKS_ISSUER,
+    #: audience JWT_AUDIENCE when set); keys are refetched every JWT_JWKS_REFRESH_SECONDS
+    jwt_jwks_url: str | None = Field(default=None, pattern=r"^https?://")
+    jwt_jwks_issuer: str | None = None
+    jwt_audience: str | None = None
+    jwt_jwks_refresh_seconds: float = Field(default=300, gt=0, le=86400)
 
     blockchain_type: BlockchainType = BlockchainType.PERMISSIONED
     besu_rpc_url: str | None = None
@@ -106,6 +124,10 @@ class Settings(BaseSettings):
     chainalysis_kyt_network: str = "Ethereum"
     chainalysis_kyt_asset: str = "ETH"
     kyt_poll_seconds: float = Field(default=5.0, gt=0, le=3600)
+    #: provider events (webhooks) dated more than this after their arrival are refused (a wrong clock)
+    provider_event_max_skew_seconds: float = Field(default=300.0, ge=0, le=86400)
+    #: provider events older than this are refused, even when nothing newer was applied
+    provider_event_horizon_days: float = Field(default=30.0, gt=0, le=3650)
     #: Marble decisions (enabled by MARBLE_API_KEY and MARBLE_SCENARIO_ID)
     marble_base_url: str = Field(default="https://api.checkmarble.com", pattern=r"^https?://")
     marble_scenario_id: str | None = None
@@ -126,6 +148,43 @@ class Settings(BaseSettings):
     cache_local_ttl_seconds: float = Field(default=60.0, gt=0, le=86400)
     cache_local_max_entries: int = Field(default=100_000, ge=100)
 
+    #: requests per second each token subject may send on average (0: no limit), and the burst
+    #: it may send at once; shared through Redis when REDIS_URL is set (api/rate_limit.py)
+    rate_limit_per_second: float = Field(default=0, ge=0, le=1_000_000)
+    rate_limit_burst: int = Field(default=100, ge=1, le=1_000_000)
+
+    # -- review cases and AI-drafted reasoning -----------------------------------------------
+    #: cases of checks with at least this risk score need a second person to confirm (0: every case)
+    case_four_eyes_min_risk: int = Field(default=0, ge=0, le=101)
+    #: how often the service opens cases for newly escalated checks
+    case_open_interval_seconds: float = Field(default=1.0, gt=0, le=3600)
+    #: an OpenAI-compatible chat-completions API (xAI's by default; a self-hosted server works too)
+    grok_base_url: str = Field(default="https://api.x.ai/v1", pattern=r"^https?://")
+    grok_model: str = Field(default="grok-4", min_length=1, max_length=200)
+    #: per attempt of a chat-completions call
+    grok_timeout_ms: int = Field(default=30000, ge=100, le=300000)
+    #: extra attempts after a timeout, 429 or 5xx (with backoff; Retry-After is honoured)
+    grok_retries: int = Field(default=2, ge=0, le=10)
+    #: chat-completions calls the reasoning worker makes per hour at most (the rest wait)
+    grok_max_calls_per_hour: int = Field(default=120, ge=1, le=100000)
+    #: what the prompt may carry besides reason codes, rule trace and amounts (PII minimisation):
+    #: comma-separated among names, countries, categories, addresses
+    grok_send_fields: str = Field(
+        default="countries,categories",
+        pattern=r"^((names|countries|categories|addresses)(,(names|countries|categories|addresses))*)?$",
+    )
+
+    # -- suspicious-transaction reports (FIU-IND STR, FinCEN SAR): the reporting entity ----------
+    report_entity_name: str = Field(default="ComplianceShield demo reporting entity", min_length=1, max_length=200)
+    #: FIU-IND registration id (FIUREID) of the reporting entity
+    report_entity_fiu_id: str | None = Field(default=None, max_length=64)
+    report_entity_address: str | None = Field(default=None, max_length=500)
+    #: the principal officer (PMLA Rule 2(1)(f)) who signs reports, and their e-mail
+    report_principal_officer: str | None = Field(default=None, max_length=200)
+    report_principal_officer_email: str | None = Field(default=None, max_length=200)
+    #: the filer's TIN (FinCEN SAR part III/IV)
+    report_entity_tin: str | None = Field(default=None, max_length=32)
+
     #: the largest request body accepted (413 PAYLOAD_TOO_LARGE beyond it); a full batch of
     #: 1,000 transfers with travel-rule data is well under 1 MiB
     max_request_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
@@ -139,6 +198,36 @@ class Settings(BaseSettings):
     #: how often objects that have survived a young collection are frozen out of full GC passes
     #: (0: only once, after start-up); see ``services/heap.py``
     gc_freeze_interval_seconds: int = Field(default=10, ge=0, le=3600)
+
+    # -- observability: metrics of many processes, the workers' operations ports ---------------
+    #: prometheus-client's multiprocess directory: every server process of one ``serve`` writes
+    #: its metrics there and ``/metrics`` answers their sum. ``serve --workers N`` (N > 1) makes
+    #: a private one when unset; set it to put the files on a volume of your choice (it is
+    #: emptied when ``serve`` starts). Never share one directory between two ``serve``s.
+    prometheus_multiproc_dir: Path | None = None
+    #: ports on which each worker serves ``/metrics`` and ``/health`` (on ``HOST``); 0: none
+    relay_metrics_port: int = Field(default=9101, ge=0, le=65535)
+    consumer_metrics_port: int = Field(default=9102, ge=0, le=65535)
+    oracle_metrics_port: int = Field(default=9103, ge=0, le=65535)
+    indexer_metrics_port: int = Field(default=9104, ge=0, le=65535)
+    audit_metrics_port: int = Field(default=9105, ge=0, le=65535)
+    #: seconds between two walks of the audit hash chain by ``worker audit``
+    audit_verify_interval_seconds: float = Field(default=3600.0, ge=1, le=7 * 86400)
+    #: statements running at least this long are counted as long-running (alert: any, for 1 min)
+    long_query_seconds: float = Field(default=5.0, gt=0, le=3600)
+
+    #: name screening with no active list of names is an error (checks escalate, /ready fails);
+    #: unset → required in production only
+    screening_require_lists: bool | None = None
+
+    # -- audit chain checkpoints (services/audit_checkpoints.py) -------------------------------
+    #: where signed checkpoints of the audit chain's head are appended: a file on a volume the
+    #: database user cannot write; unset → ``audit checkpoint`` refuses and ``audit verify`` skips them
+    audit_checkpoint_file: Path | None = None
+    #: the 32-byte hex key that signs checkpoints (an Ethereum key; its address verifies them)
+    audit_checkpoint_key: SecretStr | None = None
+    #: the address whose signatures ``audit verify`` accepts; the key's own address when unset
+    audit_checkpoint_signer: str | None = Field(default=None, pattern=r"^0x[0-9a-fA-F]{40}$")
 
     @field_validator("app_env", mode="before")
     @classmethod
@@ -189,11 +278,34 @@ class Settings(BaseSettings):
             ]
             if missing:
                 raise ValueError(f"ENABLE_ORACLE needs {', '.join(missing)}")
-        keys = (("ORACLE_PRIVATE_KEY", self.oracle_private_key), ("SIGNER_PRIVATE_KEY", self.signer_private_key))
+        keys = (
+            ("ORACLE_PRIVATE_KEY", self.oracle_private_key),
+            ("SIGNER_PRIVATE_KEY", self.signer_private_key),
+            ("AUDIT_CHECKPOINT_KEY", self.audit_checkpoint_key),
+        )
         for name, key in keys:
             if key is not None and not re.fullmatch(r"(0x)?[0-9a-fA-F]{64}", key.get_secret_value()):
                 raise ValueError(f"{name} must be a 32-byte hex private key")
         return self
+
+    @model_validator(mode="after")
+    def _previous_secret_is_a_real_one(self) -> Self:
+        previous = self.jwt_secret_previous.get_secret_value() if self.jwt_secret_previous else None
+        weak = previous is not None and (previous == DEVELOPMENT_JWT_SECRET or len(previous) < 32)
+        if weak and self.app_env is AppEnv.PRODUCTION:
+            raise ValueError("JWT_SECRET_PREVIOUS must be a secret of at least 32 characters in production")
+        return self
+
+    @property
+    def grok_fields(self) -> frozenset[str]:
+        """GROK_SEND_FIELDS as a set."""
+        return frozenset(f for f in self.grok_send_fields.split(",") if f)
+
+    @property
+    def screening_lists_required(self) -> bool:
+        if self.screening_require_lists is not None:
+            return self.screening_require_lists
+        return self.app_env is AppEnv.PRODUCTION
 
     @property
     def jwt_secret_value(self) -> str:

@@ -8,15 +8,18 @@ migrations.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -154,21 +157,16 @@ def checker(settings: Settings) -> dict[str, str]:
 # -- Redis: a real server on loopback, one per test run ----------------------------------------
 
 
-@pytest.fixture(scope="session")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """URL of a Redis server: ``REDIS_URL`` when set, otherwise a ``redis-server`` (installed by
-    scripts/test from Debian's packages) started here on a free loopback port, without persistence."""
-    configured = os.environ.get("REDIS_URL")
-    if configured:
-        yield configured
-        return
+@contextlib.contextmanager
+def redis_server(workdir: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A ``redis-server`` (installed by scripts/test from Debian's packages) on a free loopback
+    port, without persistence: its URL and its process (tests stop, continue or kill it)."""
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.fail("redis-server is not installed: run scripts/test (it installs Debian's redis-server)")
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    workdir = tmp_path_factory.mktemp("redis")
     server = subprocess.Popen(  # noqa: S603  (a fixed binary and arguments)
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
          "--dir", str(workdir), "--protected-mode", "yes"],
@@ -187,7 +185,20 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             if time.monotonic() > deadline or server.poll() is not None:
                 pytest.fail("redis-server did not start")
             time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
+        yield f"redis://127.0.0.1:{port}/0", server
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        if server.poll() is None:
+            server.send_signal(signal.SIGCONT)  # a test may have left it stopped
+            server.terminate()
+            server.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """URL of a Redis server: ``REDIS_URL`` when set, otherwise one started here (``redis_server``)."""
+    configured = os.environ.get("REDIS_URL")
+    if configured:
+        yield configured
+        return
+    with redis_server(tmp_path_factory.mktemp("redis")) as (url, _):
+        yield url

@@ -190,7 +190,9 @@ def cli_worker(name: str, env: dict[str, str], workdir: Path) -> Iterator[subpro
     log = workdir / f"worker-{name}.log"
     command = [str(Path(sys.executable).parent / "compliance-shield"), "worker", name]
     with log.open("wb") as out:
-        process = subprocess.Popen(command, env=os.environ | env, stdout=out, stderr=subprocess.STDOUT)  # noqa: S603
+        # its operations port on a free one: the default could be taken on a shared machine
+        ports = {f"{name.upper()}_METRICS_PORT": str(free_port())}
+        process = subprocess.Popen(command, env=os.environ | ports | env, stdout=out, stderr=subprocess.STDOUT)  # noqa: S603
     try:
         yield process
     finally:

@@ -31,6 +31,18 @@ async def server_process(
         await container.close()
 
 
+@contextlib.asynccontextmanager
+async def app_with(settings: Any, container: Container) -> AsyncIterator[httpx.AsyncClient]:
+    """An app built from ``settings`` on the shared ``container``, its lifespan run (what it opens
+    on start, it closes on exit), and a client of it."""
+    app = create_app(settings, container=container)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://configured") as client,
+    ):
+        yield client
+
+
 def random_address() -> str:
     return "0x" + secrets.token_hex(20)
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +37,9 @@ def _start(pgdata: Path) -> Any:
     return pgserver.get_server(str(pgdata), cleanup_mode=None)
 
 
-async def test_stopped_database_answers_503_and_approves_nothing(tmp_path: Path, settings: Any) -> None:
-    pgdata = tmp_path / "pg"
+async def test_stopped_database_answers_503_and_approves_nothing(settings: Any) -> None:
+    # a folder of its own (not pytest's tmp_path, which other pytest runs on the machine may prune)
+    pgdata = Path(tempfile.mkdtemp(prefix="cs-pgdown-")) / "pg"
     server = await asyncio.to_thread(_start, pgdata)
     url = server.get_uri()
     container = await build_container(settings, url=url, migrate=True)
@@ -80,3 +83,4 @@ async def test_stopped_database_answers_503_and_approves_nothing(tmp_path: Path,
         await client.aclose()
         await container.close()
         _pg_ctl_stop(pgdata, check=False)
+        shutil.rmtree(pgdata.parent, ignore_errors=True)

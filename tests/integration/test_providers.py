@@ -4,79 +4,30 @@ wallet risk, monitoring, KYC pulls and webhooks — and an unavailable provider 
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import asyncpg
 import httpx
 import pytest
-from conftest import TEST_SECRET
-from support import Headers, hold, make_party, make_token, policy_document, publish_document, transfer, unique
-from vendors import BALLERINE, CHAINALYSIS, KYT, MARBLE, Vendors
+from provider_env import WEBHOOK_SECRET, Env, build_env, check, codes, event, post_webhook, scene
+from support import Headers, transfer, unique
+from vendors import KYT, Vendors
 
 from compliance_shield.adapters.ballerine import sign
-from compliance_shield.api.app import create_app
-from compliance_shield.bootstrap import Container, build_container
-from compliance_shield.settings import AppEnv, Settings
 
 pytestmark = pytest.mark.integration
-
-WEBHOOK_SECRET = "ballerine-webhook-secret-for-tests"
-RULES = [
-    {"rule": "wallet_bound"},
-    {"rule": "kyc_verified"},
-    {"rule": "sufficient_balance"},
-    {"rule": "wallet_risk"},
-    {"rule": "external_monitoring"},
-]
-
-
-class Env:
-    def __init__(self, container: Container, client: httpx.AsyncClient, vendors: Vendors) -> None:
-        self.container, self.client, self.vendors = container, client, vendors
-
-
-async def _env(database_url: str, redis_url: str, vendors: Vendors, **overrides: Any) -> AsyncIterator[Env]:
-    settings = Settings(
-        app_env=AppEnv.TEST,
-        jwt_secret=TEST_SECRET,
-        database_url=database_url,
-        redis_url=redis_url,
-        ballerine_base_url=BALLERINE,
-        ballerine_api_key="b-key",
-        ballerine_webhook_secret=WEBHOOK_SECRET,
-        chainalysis_base_url=CHAINALYSIS,
-        chainalysis_api_key="c-key",
-        marble_base_url=MARBLE,
-        marble_api_key="m-key",
-        marble_scenario_id="scenario-1",
-        provider_timeout_ms=200,
-        provider_retries=1,
-        provider_breaker_failures=50,
-        **overrides,
-    )
-    http = httpx.AsyncClient(transport=vendors.transport())
-    container = await build_container(settings, url=database_url, migrate=False, provider_http=http)
-    app = create_app(settings, container=container)
-    try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
-            yield Env(container, client, vendors)
-    finally:
-        await container.close()
-        await http.aclose()
 
 
 @pytest.fixture(scope="module")
 async def env(database_url: str, redis_url: str) -> AsyncIterator[Env]:
-    async for built in _env(database_url, redis_url, Vendors()):
+    async for built in build_env(database_url, redis_url, Vendors()):
         yield built
 
 
 @pytest.fixture(scope="module")
 async def kyt_env(database_url: str, redis_url: str) -> AsyncIterator[Env]:
-    async for built in _env(
+    async for built in build_env(
         database_url,
         redis_url,
         Vendors(),
@@ -93,26 +44,6 @@ def vendors_up(env: Env, kyt_env: Env) -> None:
         vendors.down.clear()
         vendors.slow.clear()
         vendors.marble_outcome = "approve"
-
-
-async def scene(env: Env, admin: Headers, **receiver: Any) -> tuple[dict[str, Any], str, str]:
-    """A token under a provider-aware policy, a funded seller and a buyer."""
-    policy_id = await publish_document(env.client, admin, policy_document(RULES))
-    token = await make_token(env.client, admin, policy_id)
-    seller, seller_address = await make_party(env.client, admin)
-    await hold(env.client, admin, token["id"], seller["id"], 1000)
-    _, buyer = await make_party(env.client, admin, **receiver)
-    return token, seller_address, buyer
-
-
-async def check(env: Env, checker: Headers, body: dict[str, Any]) -> dict[str, Any]:
-    response = await env.client.post("/v1/compliance/transfer-check", json=body, headers=checker)
-    assert response.status_code == 200, response.text
-    return dict(response.json())
-
-
-def codes(body: dict[str, Any]) -> set[str]:
-    return {r["code"] for r in body["reasons"]}
 
 
 async def test_all_providers_clear_the_transfer(env: Env, admin: Headers, checker: Headers) -> None:
@@ -237,37 +168,6 @@ async def test_kyc_provider_down_without_a_cached_answer_escalates(env: Env, adm
     assert (kyc["result"], kyc["code"]) == ("error", "EVIDENCE_UNAVAILABLE")
 
 
-# -- the Ballerine webhook -----------------------------------------------------------------------
-
-
-def event(correlation_id: str, state: str, *, at: datetime, entity: str = "clt0enduser", **extra: Any) -> bytes:
-    payload = {
-        "id": "webhook-1",
-        "eventName": "workflow.completed",
-        "apiVersion": 1,
-        "timestamp": at.isoformat(),
-        "workflowCreatedAt": at.isoformat(),
-        "workflowResolvedAt": at.isoformat(),
-        "workflowDefinitionId": "kyc",
-        "workflowRuntimeId": "clt0runtime",
-        "workflowStatus": "completed",
-        "workflowFinalState": state,
-        "ballerineEntityId": entity,
-        "correlationId": correlation_id,
-        "environment": "production",
-        "data": {},
-        **extra,
-    }
-    return json.dumps(payload).encode()
-
-
-async def post_webhook(env: Env, body: bytes, signature: str | None) -> httpx.Response:
-    headers = {"Content-Type": "application/json"}
-    if signature is not None:
-        headers["X-HMAC-Signature"] = signature
-    return await env.client.post("/v1/webhooks/ballerine", content=body, headers=headers)
-
-
 async def test_webhook_updates_kyc_through_the_audited_registry(env: Env, admin: Headers, checker: Headers) -> None:
     ref = unique("INV")
     token, seller, buyer = await scene(env, admin, external_ref=ref, kyc_status="pending")
@@ -283,7 +183,7 @@ async def test_webhook_updates_kyc_through_the_audited_registry(env: Env, admin:
     assert approved["status"] == "APPROVED", approved["reasons"]
 
     replay = await post_webhook(env, body, sign(body, WEBHOOK_SECRET))
-    assert replay.json()["status"] == "stale"  # the same event again changes nothing
+    assert replay.json()["status"] == "duplicate"  # the same event again changes nothing
     older = event(ref, "rejected", at=now - timedelta(minutes=5))
     assert (await post_webhook(env, older, sign(older, WEBHOOK_SECRET))).json()["status"] == "stale"
     investor = (await env.client.get(f"/v1/investors/{response.json()['investor_id']}", headers=admin)).json()

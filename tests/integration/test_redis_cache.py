@@ -12,6 +12,9 @@ from compliance_shield.adapters.cache import LocalCache, RedisCache, TieredCache
 
 pytestmark = pytest.mark.integration
 
+#: these tests are about what is stored and seen, not deadlines: generous on a loaded test machine
+TIMEOUT = 0.25
+
 
 def prefix() -> str:
     return f"test-{secrets.token_hex(4)}:"
@@ -25,7 +28,7 @@ async def eventually(condition: object, within: float = 3.0) -> None:
 
 
 async def test_values_round_trip_and_expire(redis_url: str) -> None:
-    cache = RedisCache.from_url(redis_url, prefix=prefix())
+    cache = RedisCache.from_url(redis_url, prefix=prefix(), op_timeout=TIMEOUT)
     try:
         await cache.set("kyc:ballerine:eu-1", {"status": "verified", "checked_at": "2026-03-02T10:00:00+00:00"}, 0.2)
         assert await cache.get("kyc:ballerine:eu-1") == {
@@ -41,8 +44,8 @@ async def test_values_round_trip_and_expire(redis_url: str) -> None:
 
 async def test_a_second_process_reads_what_the_first_cached(redis_url: str) -> None:
     shared = prefix()
-    first = TieredCache(LocalCache(), RedisCache.from_url(redis_url, prefix=shared))
-    second = TieredCache(LocalCache(), RedisCache.from_url(redis_url, prefix=shared))
+    first = TieredCache(LocalCache(), RedisCache.from_url(redis_url, prefix=shared, op_timeout=TIMEOUT))
+    second = TieredCache(LocalCache(), RedisCache.from_url(redis_url, prefix=shared, op_timeout=TIMEOUT))
     try:
         await first.set("chainalysis-sanctions:0xabc", [{"category": "sanctions"}], ttl=60)
         assert await second.get("chainalysis-sanctions:0xabc") == [{"category": "sanctions"}]
@@ -65,8 +68,8 @@ async def test_a_second_process_reads_what_the_first_cached(redis_url: str) -> N
 
 async def test_a_delete_invalidates_every_process_in_front_cache(redis_url: str) -> None:
     shared = prefix()
-    first = TieredCache(LocalCache(), RedisCache.from_url(redis_url, prefix=shared))
-    second = TieredCache(LocalCache(), RedisCache.from_url(redis_url, prefix=shared))
+    first = TieredCache(LocalCache(), RedisCache.from_url(redis_url, prefix=shared, op_timeout=TIMEOUT))
+    second = TieredCache(LocalCache(), RedisCache.from_url(redis_url, prefix=shared, op_timeout=TIMEOUT))
     try:
         await asyncio.sleep(0.2)  # let both subscribe to the invalidation channel
         await first.set("kyc:ballerine:eu-2", {"status": "pending"}, ttl=60)

@@ -94,7 +94,7 @@ async def test_an_investor_with_a_perturbed_un_name_is_flagged_after_lists_impor
         assert screening["status"] == "match", screening
         assert screening["list_versions"][0].startswith("un:2026-02-27:")
         top = screening["hits"][0]
-        assert (top["source"], top["entity_uid"], top["entity_name"]) == ("un", "6907994", "FRANK KAKOLELE BWAMBALE")
+        assert (top["source"], top["entity_uid"], top["entity_name"]) == ("un", "CDi.002", "FRANK KAKOLELE BWAMBALE")
         assert top["score"] >= 0.9
         assert {f["feature"] for f in top["explanation"]} >= {"name", "country"}
 
@@ -109,7 +109,7 @@ async def test_an_investor_with_a_perturbed_un_name_is_flagged_after_lists_impor
         assert [r["code"] for r in body["reasons"]] == ["SANCTIONED_PARTY"]
         assert body["restriction_code"] == 27
         trace = next(r for r in body["rules"] if r["rule"] == "sanctioned_party")
-        assert trace["details"]["hits"][0]["entity_uid"] == "6907994"
+        assert trace["details"]["hits"][0]["entity_uid"] == "CDi.002"
         assert trace["details"]["list_versions"] == screening["list_versions"]
 
 
@@ -135,7 +135,8 @@ async def test_name_screening_api_scores_a_batch_with_explanations(
     body = {
         "queries": [
             {"name": "Frank Bwambale"},
-            {"name": "Frank Kakolele Bwambale", "type": "individual", "date_of_birth": "1971", "nationality": "CD"},
+            # the lists' own type names are accepted in any case (UN INDIVIDUAL, OFAC Individual)
+            {"name": "Frank Kakolele Bwambale", "type": "INDIVIDUAL", "date_of_birth": "1971", "nationality": "CD"},
             {"name": "Meera Iyer", "country": "IN"},
         ]
     }
@@ -147,7 +148,7 @@ async def test_name_screening_api_scores_a_batch_with_explanations(
     assert dropped["status"] == "review"
     assert 0.7 <= dropped["best_score"] < 0.9
     assert full["status"] == "match"
-    assert full["matches"][0]["entity_uid"] == "6907994"
+    assert full["matches"][0]["entity_uid"] == "CDi.002"
     assert full["matches"][0]["list_version"] == un_loaded
     assert clear == {"name": "Meera Iyer", "status": "clear", "best_score": 0.0, "matches": []}
 
@@ -158,6 +159,15 @@ async def test_name_screening_api_scores_a_batch_with_explanations(
     )
     assert invalid.status_code == 422
     assert invalid.json()["error"]["details"][0]["field"] == "queries[0].date_of_birth"
+    vessel = await client.post(
+        "/v1/screening/names", json={"queries": [{"name": "X", "type": "Vessel"}]}, headers=analyst
+    )
+    assert vessel.status_code == 200, vessel.text
+    unknown_type = await client.post(
+        "/v1/screening/names", json={"queries": [{"name": "X"}, {"name": "Y", "type": "ship"}]}, headers=analyst
+    )
+    assert unknown_type.status_code == 422
+    assert unknown_type.json()["error"]["details"][0]["field"] == "queries[1].type"
     empty = await client.post("/v1/screening/names", json={"queries": []}, headers=analyst)
     assert empty.status_code == 422
 
@@ -184,7 +194,7 @@ async def test_a_dismissed_false_positive_does_not_fire_again(
     dismissal = {
         "investor_id": namesake["id"],
         "source": "un",
-        "entity_uid": "6907994",
+        "entity_uid": "CDi.002",
         "reason": "passport and date of birth differ from the listed person",
     }
     assert (await client.post("/v1/screening/dismissals", json=dismissal, headers=analyst)).status_code == 403
@@ -195,12 +205,12 @@ async def test_a_dismissed_false_positive_does_not_fire_again(
     again = await client.post("/v1/screening/dismissals", json=dismissal, headers=officer)
     assert again.status_code == 409
     not_a_hit = await client.post("/v1/screening/dismissals", json=dismissal | {"entity_uid": "1"}, headers=officer)
-    assert not_a_hit.status_code == 422
+    assert not_a_hit.status_code == 404  # no such hit: the entry it names does not exist
     assert not_a_hit.json()["error"]["details"][0]["field"] == "entity_uid"
 
     stored = (await client.get(f"/v1/screening/investors/{namesake['id']}", headers=analyst)).json()
     assert stored["status"] == "clear"
-    assert any(h["entity_uid"] == "6907994" and h["dismissed"] for h in stored["hits"])
+    assert any(h["entity_uid"] == "CDi.002" and h["dismissed"] for h in stored["hits"])
     assert stored["dismissals"][0]["reason"] == dismissal["reason"]
     approved = await client.post("/v1/compliance/transfer-check", json=check, headers=checker)
     assert approved.json()["status"] == "APPROVED", approved.json()

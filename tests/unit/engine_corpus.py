@@ -286,7 +286,12 @@ def make_case(rng: random.Random) -> Facts:
             for _ in range(1 if rng.random() < 0.05 else 0)
         )
         active = rng.choice((None, (), LIST_VERSIONS[:1], LIST_VERSIONS[:2]))
-        sanctions = SanctionsEvidence(hits=hits, list_versions=LIST_VERSIONS[:2], active_list_versions=active)
+        sanctions = SanctionsEvidence(
+            hits=hits,
+            list_versions=LIST_VERSIONS[:2],
+            active_list_versions=active,
+            name_lists_required=rng.random() < 0.2,
+        )
     sender = _party(rng, SENDER, "sender", decimals)
     receiver = _party(rng, RECEIVER, "receiver", decimals)
     kyc_checks: tuple[ProviderKyc, ...] = ()

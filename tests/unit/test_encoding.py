@@ -79,6 +79,10 @@ class _Record(BaseModel):
     price: PlainDecimal | None = None
 
 
+def test_a_json_number_is_accepted_up_to_what_every_reader_keeps_exact() -> None:
+    assert _Record(amount=2**53 - 1).amount == 2**53 - 1
+
+
 def test_leading_zeros_do_not_count_towards_the_bound() -> None:
     assert _Record(amount="0" * 100 + str(UINT256_MAX)).amount == UINT256_MAX
 
@@ -92,7 +96,9 @@ def test_amount_types_write_decimal_strings_and_read_both_forms() -> None:
     assert again.price.as_tuple().exponent == 0
 
 
-@pytest.mark.parametrize("amount", [str(UINT256_MAX + 1), "9" * 79, "1.5", "-1", "1e3", True, 1.0, None])
+@pytest.mark.parametrize(
+    "amount", [str(UINT256_MAX + 1), "9" * 79, "1.5", "-1", "1e3", True, 1.0, None, 2**53, UINT256_MAX]
+)
 def test_an_amount_beyond_uint256_or_not_an_integer_is_refused(amount: Any) -> None:
     with pytest.raises(ValidationError) as caught:
         _Record(amount=amount)

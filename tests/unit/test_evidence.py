@@ -231,6 +231,9 @@ class Answers:
     def __init__(self, statuses: dict[Any, KycStatus]) -> None:
         self.statuses = statuses
 
+    def serves(self, investor: InvestorFacts) -> bool:
+        return investor.kyc_provider == "ballerine"
+
     async def current(self, investor: InvestorFacts) -> Any:
         from compliance_shield.domain.facts import ProviderKyc
 
@@ -247,7 +250,9 @@ class Answers:
 @pytest.mark.parametrize("answered", [True, False])
 async def test_kyc_answers_only_for_provider_backed_investors(answered: bool) -> None:
     backed = make_investor("Vikram Shah", kyc_provider="ballerine", kyc_provider_ref=f"eu-{uuid4()}")
-    snap = snapshot(make_investor("Asha Rao"), backed)
+    # an officer's override: the registry holds the status, the provider is not asked
+    overridden = make_investor("Asha Rao", kyc_provider="officer", kyc_provider_ref=f"eu-{uuid4()}")
+    snap = snapshot(overridden, backed)
     answers = Answers({backed.id: KycStatus.REJECTED} if answered else {})
     evidence = await ProviderEvidence(kyc=answers).gather(request(), snap)
     assert [c.investor_id for c in evidence.kyc_checks] == [backed.id]

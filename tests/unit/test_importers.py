@@ -231,21 +231,21 @@ def test_un_consolidated_list(un: ParsedList) -> None:
     assert Counter(e.kind for e in un.entities) == {EntityKind.INDIVIDUAL: 7, EntityKind.ENTITY: 2}
     assert un.name_count == 40
     entities = {e.uid: e for e in un.entities}
-    frank = entities["6907994"]
+    frank = entities["CDi.002"]  # the UN reference number is the entry's uid (DATAID 6907994)
     assert frank.name == "FRANK KAKOLELE BWAMBALE"
     assert frank.aliases == ("FRANK KAKORERE", "FRANK KAKORERE BWAMBALE", "AIGLE BLANC")
-    assert (frank.nationalities, frank.programmes) == (("CD",), ("DRC", "CDi.002"))
-    hikmat = entities["6908075"]
+    assert (frank.nationalities, frank.programmes) == (("CD",), ("DRC",))
+    hikmat = entities["IQi.028"]
     assert hikmat.name == "HIKMAT MIZBAN IBRAHIM AL-AZZAWI"
     assert hikmat.dates_of_birth == ("1934",)
     assert hikmat.aliases == ("حكمت مزبان إبراهيم العزاوي",)  # the name in its original script
-    assert entities["6908028"].kind is EntityKind.ENTITY  # M23
-    assert entities["113458"].aliases[-1] == "القاعدة"  # AL-QAIDA: an entity's name in Arabic script
+    assert entities["CDe.006"].kind is EntityKind.ENTITY  # M23
+    assert entities["QDe.004"].aliases[-1] == "القاعدة"  # AL-QAIDA: an entity's name in Arabic script
     # Low quality aliases ("Rumuli"; "Chief Kahwa", "Kawa") are left out
-    assert entities["6907995"].aliases == ("Byiringiro Victor Rumuli", "Victor Rumuri", "Michel Byiringiro")
-    assert not {"Rumuli", "“Kawa”", "“Chief Kahwa”"} & set(entities["6908000"].aliases + entities["6907995"].aliases)
-    assert entities["6908000"].dates_of_birth == ("1973-08-20",)  # an exact DATE
-    assert entities["6908021"].dates_of_birth == ("1973", "1974")  # FROM_YEAR … TO_YEAR
+    assert entities["CDi.003"].aliases == ("Byiringiro Victor Rumuli", "Victor Rumuri", "Michel Byiringiro")
+    assert not {"Rumuli", "“Kawa”", "“Chief Kahwa”"} & set(entities["CDi.009"].aliases + entities["CDi.003"].aliases)
+    assert entities["CDi.009"].dates_of_birth == ("1973-08-20",)  # an exact DATE
+    assert entities["CDi.030"].dates_of_birth == ("1973", "1974")  # FROM_YEAR … TO_YEAR
 
 
 def test_un_xml_errors() -> None:
@@ -257,6 +257,13 @@ def test_un_xml_errors() -> None:
             {"c.xml": b"<CONSOLIDATED_LIST><INDIVIDUALS><INDIVIDUAL><DATAID>1</DATAID></INDIVIDUAL></INDIVIDUALS>"
              b"</CONSOLIDATED_LIST>"},
         )  # fmt: skip
+    # an entry published without a reference number keeps its DATAID as uid
+    only_dataid = parse_list(
+        "un",
+        {"c.xml": b"<CONSOLIDATED_LIST><ENTITIES><ENTITY><DATAID>77</DATAID><FIRST_NAME>ACME</FIRST_NAME>"
+         b"</ENTITY></ENTITIES></CONSOLIDATED_LIST>"},
+    )  # fmt: skip
+    assert [e.uid for e in only_dataid.entities] == ["77"]
 
 
 # -- operator lists -----------------------------------------------------------------------------

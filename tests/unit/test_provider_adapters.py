@@ -374,6 +374,13 @@ def test_other_events_are_ignored() -> None:
         (json.dumps({k: v for k, v in completed().items() if k != "eventName"}).encode(), "eventName"),
         (json.dumps(completed(correlationId=None)).encode(), "correlationId"),
         (json.dumps(completed(eventName="workflow.state.changed")).encode(), "state"),
+        # without its id a redelivery could not be recognised
+        (json.dumps(completed(id=None)).encode(), "id"),
+        (json.dumps(completed(id="")).encode(), "id"),
+        # a time without a zone cannot be ordered against ours
+        (json.dumps(completed(timestamp="2026-03-02T10:00:00")).encode(), "timestamp"),
+        (json.dumps(completed(correlationId="INV\u0000-1")).encode(), "correlationId"),
+        (json.dumps(completed(id="evt\u0000")).encode(), "id"),
     ],
 )
 def test_malformed_webhooks_name_the_field(body: bytes, field: str) -> None:

@@ -12,24 +12,24 @@ from compliance_shield.errors import NotAuthenticated
 SECRET = "unit-test-secret-long-enough-0123456789"
 
 
-def test_a_verified_token_is_remembered_until_it_expires(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_verified_token_is_remembered_until_it_expires(monkeypatch: pytest.MonkeyPatch) -> None:
     verifier = TokenVerifier(SECRET, "compliance-shield")
     now = datetime.now(UTC)
     token = issue_token(SECRET, "platform", ["checker"], 60, now, "compliance-shield")
-    assert verifier.verify(token).roles == frozenset({"checker"})
-    assert verifier.verify(token).sub == "platform"  # from memory
+    assert (await verifier.verify(token)).roles == frozenset({"checker"})
+    assert (await verifier.verify(token)).sub == "platform"  # from memory
 
     later = (now + timedelta(seconds=120)).timestamp()
     monkeypatch.setattr("compliance_shield.api.auth.time.time", lambda: later)
     with pytest.raises(NotAuthenticated, match="expired"):
-        verifier.verify(token)
+        await verifier.verify(token)
 
 
-def test_invalid_tokens_are_never_remembered() -> None:
+async def test_invalid_tokens_are_never_remembered() -> None:
     verifier = TokenVerifier(SECRET, "compliance-shield")
     forged = issue_token(
         "another-secret-long-enough-0123456789", "x", ["admin"], 60, datetime.now(UTC), "compliance-shield"
     )
     for _ in range(2):
         with pytest.raises(NotAuthenticated):
-            verifier.verify(forged)
+            await verifier.verify(forged)

@@ -27,6 +27,7 @@ from typing import TypeVar
 
 import httpx
 import structlog
+from prometheus_client import Counter, Gauge
 
 from compliance_shield.observability.metrics import (
     PROVIDER_BREAKER_OPENED,
@@ -83,7 +84,11 @@ class BreakerState(IntEnum):
 
 @dataclass
 class CircuitBreaker:
-    """Consecutive-failure breaker with a single half-open probe. Not thread-safe (one event loop)."""
+    """Consecutive-failure breaker with a single half-open probe. Not thread-safe (one event loop).
+
+    ``provider`` names what it guards (a provider, or ``redis``): it is the label of the
+    ``state_gauge`` and ``opened_counter`` it keeps current (the provider metrics by default).
+    """
 
     provider: str
     failure_threshold: int = 5
@@ -92,10 +97,12 @@ class CircuitBreaker:
     state: BreakerState = BreakerState.CLOSED
     failures: int = 0
     opened_at: float = 0.0
+    state_gauge: Gauge = field(default=PROVIDER_BREAKER_STATE, repr=False)
+    opened_counter: Counter = field(default=PROVIDER_BREAKER_OPENED, repr=False)
     _probing: bool = field(default=False, repr=False)
 
     def __post_init__(self) -> None:
-        PROVIDER_BREAKER_STATE.labels(self.provider).set(self.state)
+        self.state_gauge.labels(self.provider).set(self.state)
 
     def allow(self) -> bool:
         """Whether a call may go out now (claims the probe slot when half-open)."""
@@ -122,9 +129,14 @@ class CircuitBreaker:
         self._probing = False
         if was_probe or (self.state is BreakerState.CLOSED and self.failures >= self.failure_threshold):
             self.opened_at = self.clock()
-            PROVIDER_BREAKER_OPENED.labels(self.provider).inc()
+            self.opened_counter.labels(self.provider).inc()
             log.warning("provider.circuit_opened", provider=self.provider, failures=self.failures)
             self._set(BreakerState.OPEN)
+
+    @property
+    def open(self) -> bool:
+        """Whether calls are refused now (without claiming a half-open probe)."""
+        return self.state is BreakerState.OPEN and self.clock() - self.opened_at < self.reset_after
 
     def release(self) -> None:
         """A claimed call ended without a verdict on the provider (e.g. cancelled)."""
@@ -132,7 +144,7 @@ class CircuitBreaker:
 
     def _set(self, state: BreakerState) -> None:
         self.state = state
-        PROVIDER_BREAKER_STATE.labels(self.provider).set(state)
+        self.state_gauge.labels(self.provider).set(state)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,9 +9,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from compliance_shield.db import DATABASE_UNAVAILABLE
-from compliance_shield.errors import ComplianceShieldError, ServiceUnavailable, new_error_id
+from compliance_shield.errors import ComplianceShieldError, RateLimited, ServiceUnavailable, new_error_id
 
 log = structlog.get_logger(__name__)
 
@@ -28,8 +29,12 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details}}
 
 
-def _field(loc: tuple[Any, ...]) -> str:
+def _field(loc: tuple[Any, ...], member: str | None = None) -> str:
+    """``transfers[0].amount``: the location without its source (body, query…), plus the member a
+    model validator named (``services.inputs.member_error``)."""
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    if member:
+        parts.append(member)
     if not parts:
         return str(loc[0]) if loc else "body"
     out = ""
@@ -53,7 +58,7 @@ async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
 
 def _domain_response(exc: ComplianceShieldError) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-    if isinstance(exc, ServiceUnavailable):
+    if isinstance(exc, ServiceUnavailable | RateLimited):
         headers = {"Retry-After": str(exc.retry_after)}
     if exc.status >= 500:
         log.warning("request.failed", code=exc.code, message=exc.message, details=exc.details)
@@ -67,16 +72,40 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
         if e.get("type") == "json_invalid":
             details.append({"field": "body", "message": f"malformed JSON: {e.get('msg')}"})
         else:
-            details.append({"field": _field(tuple(e.get("loc", ()))), "message": str(e.get("msg"))})
+            member = (e.get("ctx") or {}).get("member")
+            details.append({"field": _field(tuple(e.get("loc", ())), member), "message": str(e.get("msg"))})
     first = details[0] if details else {"field": "body", "message": "invalid request"}
     message = f"{first['field']}: {first['message']}"
     return JSONResponse(error_body("VALIDATION_FAILED", message, details), status_code=422)
 
 
-async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400:
+        # FastAPI's answer to a body it cannot decode (not UTF-8, not JSON): a malformed body is a
+        # 422 naming the body, as the check routes answer it
+        message = f"malformed JSON: {exc.detail}"
+        details = [{"field": "body", "message": message}]
+        return JSONResponse(error_body("VALIDATION_FAILED", f"body: {message}", details), status_code=422)
+    headers = exc.headers
+    if exc.status_code == 405:
+        headers = {**(headers or {}), "Allow": ", ".join(_allowed_methods(request))}
     code = _HTTP_CODES.get(exc.status_code, "HTTP_ERROR")
-    return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
+    return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code, headers=headers)
+
+
+_METHODS = ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT")
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at the request's path (Starlette names only the first route's)."""
+    routes = request.app.router.routes
+    allowed = []
+    for method in _METHODS:
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] is Match.FULL for route in routes):
+            allowed.append(method)
+    return allowed
 
 
 async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:

@@ -94,7 +94,7 @@ def _param(adapter: TypeAdapter[Any], value: Any, where: str, name: str, errors:
 
 async def transfer_check(request: Request) -> Response:
     """``POST /v1/compliance/transfer-check`` (see ``routers.checks.transfer_check``)."""
-    principal = authorize(request, _CHECK_ROLES)
+    principal = await authorize(request, _CHECK_ROLES)
     errors: list[dict[str, Any]] = []
     view = _param(_VIEW, request.query_params.get("view", "full"), "query", "view", errors)
     key = _param(_IDEMPOTENCY_KEY, request.headers.get("idempotency-key"), "header", "Idempotency-Key", errors)
@@ -112,7 +112,7 @@ async def transfer_check(request: Request) -> Response:
 
 async def transfer_check_batch(request: Request) -> Response:
     """``POST /v1/compliance/transfer-check/batch`` (see ``routers.checks.transfer_check_batch``)."""
-    principal = authorize(request, _CHECK_ROLES)
+    principal = await authorize(request, _CHECK_ROLES)
     errors: list[dict[str, Any]] = []
     view = _param(_VIEW, request.query_params.get("view", "full"), "query", "view", errors)
     body, data = await _body(request, _BATCH_BODY, errors)

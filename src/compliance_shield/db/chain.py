@@ -356,3 +356,22 @@ async def reopen_settlement(conn: Conn, check_id: UUID) -> None:
            WHERE id = $1""",
         check_id,
     )
+
+
+async def enqueue_reviewed_approval(conn: Conn, check_id: UUID, now: datetime) -> bool:
+    """Queue the oracle write of a check approved on review (its decision time is long past the
+    writer's scan, which only looks at newly decided checks). False: nothing to write on chain."""
+    inserted = await conn.fetchval(
+        """INSERT INTO oracle_writes (check_id, check_created_at, kind, token_id, token_address, from_address,
+               to_address, amount, restriction_code, expires_at, next_attempt_at)
+           SELECT c.id, c.created_at, 'approval', c.token_id, t.contract_address, c.from_address, c.to_address,
+                  c.amount, 0, c.expires_at, $2
+           FROM transfer_compliance_checks c JOIN tokens t ON t.id = c.token_id
+           WHERE c.id = $1 AND c.status = 'APPROVED' AND t.contract_address IS NOT NULL
+             AND c.from_address ~ '^0x[0-9a-f]{40}$' AND c.to_address ~ '^0x[0-9a-f]{40}$'
+           ON CONFLICT (check_id, kind) DO NOTHING
+           RETURNING true""",
+        check_id,
+        now,
+    )
+    return bool(inserted)

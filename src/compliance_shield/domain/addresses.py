@@ -50,6 +50,15 @@ def normalize_evm(value: str) -> str:
     return candidate.lower()
 
 
+def has_valid_checksum(value: str) -> bool:
+    """False for a mixed-case EVM address whose case is not its EIP-55 checksum (a mistyped
+    address); all-lower and all-upper hex carry no checksum and are accepted."""
+    digits = value[2:]
+    if digits == digits.lower() or digits == digits.upper():
+        return True
+    return _eip55(value.lower()) == value
+
+
 def checksum(value: str) -> str:
     """EIP-55 form of a (normalized or not) EVM address."""
     return _eip55(normalize_evm(value))

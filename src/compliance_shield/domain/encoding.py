@@ -29,6 +29,9 @@ from pydantic import AfterValidator, BeforeValidator, PlainSerializer, WithJsonS
 
 #: the largest amount a token can hold (ERC-20 balances are uint256)
 UINT256_MAX = 2**256 - 1
+#: the largest integer every JSON reader (JavaScript's included) keeps exact: an amount sent as a
+#: JSON number may be at most this; larger ones come as decimal strings
+MAX_JSON_INTEGER = 2**53 - 1
 #: orjson writes integers within this range natively
 _INT64 = range(-(2**63), 2**64)
 
@@ -101,12 +104,29 @@ def dumps_text(value: Any, *, sort_keys: bool = False) -> str:
     return dumps(value, sort_keys=sort_keys).decode()
 
 
+def dumps_readable(value: Any) -> str:
+    """JSON for people and diffs (files kept in the repository): indented by two, a final newline."""
+    return orjson.dumps(value, default=_default, option=_OPTIONS | orjson.OPT_INDENT_2).decode() + "\n"
+
+
 def loads(data: bytes | bytearray | str) -> Any:
     """Parse JSON with integers kept exact at any size. Raises :class:`InvalidJSON`."""
     try:
         return pydantic_core.from_json(data, allow_inf_nan=False)
     except ValueError as exc:
         raise _invalid(data, exc) from exc
+
+
+def loads_as_sent(data: bytes | bytearray | str) -> Any:
+    """Parse JSON with Python's own parser, which keeps what the fast one refuses (lone UTF-16
+    surrogates, deeper nesting): for finding, and naming, text that cannot be stored. Raises
+    :class:`InvalidJSON`."""
+    try:
+        return json.loads(data)
+    except json.JSONDecodeError as exc:
+        raise InvalidJSON(exc.msg, exc.pos) from exc
+    except (ValueError, RecursionError) as exc:
+        raise InvalidJSON(str(exc) or type(exc).__name__, 0) from exc
 
 
 def _invalid(data: bytes | bytearray | str, exc: ValueError) -> InvalidJSON:
@@ -156,7 +176,13 @@ UINT256_PATTERN = _at_most(UINT256_MAX)
 def _parse_base_units(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise ValueError("must be a decimal string of base units (an integer, no decimals)")
-    text = str(value).strip()
+    if isinstance(value, int):
+        if not 0 <= value <= MAX_JSON_INTEGER:
+            raise ValueError(
+                f"as a JSON number must be between 0 and {MAX_JSON_INTEGER}: send larger amounts as a decimal string"
+            )
+        return value
+    text = value.strip()
     if not text.isdigit() or not text.isascii():
         raise ValueError("must be a non-negative integer in base units, written as a decimal string")
     digits = text.lstrip("0") or "0"  # (leading zeros are allowed, as the schema's pattern allows them)
@@ -166,14 +192,17 @@ def _parse_base_units(value: Any) -> int:
 
 
 _UNITS_SCHEMA = {
-    "type": "string",
-    "pattern": UINT256_PATTERN,
-    "description": "an integer number of base units (at most 2**256 - 1), as a decimal string",
+    "anyOf": [
+        {"type": "string", "pattern": UINT256_PATTERN},
+        {"type": "integer", "minimum": 0, "maximum": MAX_JSON_INTEGER},
+    ],
+    "description": "an integer number of base units up to 2**256 - 1, as a decimal string "
+    f"(a JSON number only up to {MAX_JSON_INTEGER})",
     "examples": ["1000000000000000000"],
 }
 
-#: a validated amount at the edge: a decimal string (a JSON integer is accepted too) from 0 to
-#: 2**256 - 1, written back as a decimal string
+#: a validated amount at the edge: a decimal string from 0 to 2**256 - 1 (a JSON number up to
+#: 2**53 - 1, which every reader keeps exact), written back as a decimal string
 BaseUnits = Annotated[
     int,
     BeforeValidator(_parse_base_units),
@@ -196,9 +225,13 @@ PositiveBaseUnits = Annotated[
     PlainSerializer(units, return_type=str),
     WithJsonSchema(
         {
-            **_UNITS_SCHEMA,
-            "description": "an integer number of base units above zero (at most 2**256 - 1), as a decimal string",
-            "allOf": [{"pattern": "^0*[1-9][0-9]*$"}],
+            "anyOf": [
+                {"type": "string", "allOf": [{"pattern": "^0*[1-9][0-9]*$"}, {"pattern": UINT256_PATTERN}]},
+                {"type": "integer", "minimum": 1, "maximum": MAX_JSON_INTEGER},
+            ],
+            "description": "an integer number of base units above zero, up to 2**256 - 1, as a decimal string "
+            f"(a JSON number only up to {MAX_JSON_INTEGER})",
+            "examples": ["1000000000000000000"],
         }
     ),
 ]

@@ -156,6 +156,8 @@ class SanctionsEvidence(_Frozen):
     #: screening must have consulted each of them (None in facts recorded before this field
     #: existed: not compared)
     active_list_versions: tuple[str, ...] | None = None
+    #: the deployment must screen names (production): no active list of names is no evidence
+    name_lists_required: bool = False
 
 
 RiskLevel = Literal["low", "medium", "high", "severe"]

@@ -2,7 +2,8 @@
 
 A list is parsed (by an adapter per publisher format) into a ``ParsedList``; an import stores it
 as one immutable *list version* labelled ``<source>:<publication date or import date>:<hash prefix>``.
-Entity ``uid``s are the publisher's own identifiers (OFAC ``ent_num``/``uid``, UN ``DATAID``), stable
+Entity ``uid``s are the publisher's own identifiers (OFAC ``ent_num``/``uid``, the UN reference number
+``QDi.001``), stable
 across versions, so a dismissed false positive keeps applying to the same list entry.
 
 Dates of birth are ISO strings of the precision the list gives: ``1971``, ``1971-05`` or

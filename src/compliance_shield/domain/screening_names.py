@@ -1,52 +1,63 @@
-"""Fuzzy name matching: normalization, token similarity, alignment and the qualifiers.
+"""Fuzzy name matching: part similarity, alignment and the qualifiers (pure functions).
 
-Pure functions (no I/O). The score of a query against one listed name is built from tokens:
+The score of a query against one listed name is built from parts (``screening_normalize.tokens``):
 
-1. **Normalize**: transliterate to ASCII (``anyascii``: Arabic, Cyrillic, Devanagari, CJK …),
-   lower-case, drop apostrophes (``SAB'AWI`` = ``sabawi``), split on anything else. Order is
-   ignored (``TIAN, Yinyin`` = ``Yinyin Tian``).
-2. **Token similarity** in 0–1: equal → 1; the same *phonetic key* (transliteration variants:
-   Mohammed/Muhammad, Yousef/Yusuf) → 0.92; an initial against a name starting with it → 0.60;
-   otherwise the mean of Jaro-Winkler and optimal-string-alignment similarity (rapidfuzz), which
-   absorbs typos and transpositions; below 0.60 counts as no match.
-3. **Alignment**: tokens are paired greedily, best pair first, each used once. The name score is
-   Σ sim × (w_q + w_c) / (Σ w_q + Σ w_c) — a weighted Dice coefficient, so a part missing on either
-   side costs its weight (``Frank Bwambale`` vs ``Frank Kakolele Bwambale`` = 0.80, review band)
-   while reordering costs nothing. Particles and legal forms (``al``, ``bin``, ``de``, ``llc``) weigh
-   0.2; very common given names weigh less than rare surnames (weights come from the index).
-4. **Qualifiers** move the best name score: the same date of birth +0.05 (same year +0.02), a year
-   two or more apart −0.15 (one apart −0.05); a shared country +0.03, only different ones −0.05;
-   a person against a company/vessel (or the reverse) −0.15. The result is clamped to 0–1.
+1. **Part similarity** in 0–1 (``token_similarity``): equal → 1; an initial against a part
+   starting with it → 0.6; the same spelling key (``kabeer``/``kabir``) → 0.95; parts of three or
+   four letters one edit apart → 0.5 (as often another name as a typo: ``kang``/``fang``); five
+   letters: optimal-string-alignment similarity; longer: its mean with Jaro-Winkler (rapidfuzz);
+   parts of six letters or more with the same phonetic key lifted towards 0.92
+   (``mohammed``/``muhammad``); below 0.8 no match.
+2. **Alignment** (``align``): parts paired best first, each used once; the name score is the
+   weighted Dice coefficient Σ sim × (w_q + w_c) / (Σ w_q + Σ w_c), so order costs nothing and a
+   part missing on either side costs its weight (``Frank Bwambale`` vs ``Frank Kakolele
+   Bwambale`` = 0.80, review band). A part left unmatched or weak is also compared with two parts
+   of the other side written together (a dropped, added or moved space: ``abdulhafidzlitni`` ~
+   ``abdulhafid zlitni``). Particles, titles and legal forms weigh 0.2, initials 0.5; common parts
+   weigh less (weights come from the index).
+3. **Qualifiers** (``qualify``): the same date of birth +0.05 (same year +0.02), a year two or more
+   apart −0.15 (one apart −0.05); a shared country +0.03, only different ones −0.05; a person
+   against a company/vessel (or the reverse) −0.15. They lower any score but raise only a name
+   already at or above the review band (0.70). The result is clamped to 0–1.
 
 Every step lands in the explanation (``Feature``), so an analyst sees why a hit scored as it did.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from functools import lru_cache
+from typing import NamedTuple
 
-from anyascii import anyascii
 from rapidfuzz.distance import OSA, JaroWinkler
 
 from compliance_shield.domain.screening import EntityKind, Feature, ListEntity, NameQuery
+from compliance_shield.domain.screening_normalize import LOW_WEIGHT_TOKENS, phonetic, spelling
 
-#: particles, honorifics and legal forms: kept, but they barely count
-_LOW_WEIGHT_WORDS = """al el ul ud bin ibn bint ben abu abd abdel umm
-    de del della der den di da du des dos la le van von
-    y e i mr mrs ms dr sheikh shaikh haji hajji mullah maulana the and of for
-    ltd llc inc co corp corporation company limited sa sas sarl de cv sl ltda srl spa gmbh ag kg jsc ojsc cjsc
-    pjsc ooo zao oao plc bv nv lp llp sdn bhd pte pvt fze fzc fzco est"""
-LOW_WEIGHT_TOKENS = frozenset(_LOW_WEIGHT_WORDS.split())
 LOW_WEIGHT = 0.2
 INITIAL_WEIGHT = 0.5
 
 PHONETIC_MATCH = 0.92
+SPELLING_MATCH = 0.95
 PHONETIC_BASE = 0.65
 PHONETIC_LIFT = 0.15
 INITIAL_MATCH = 0.60
-TOKEN_FLOOR = 0.75
+TOKEN_FLOOR = 0.8
+#: two parts written together must match more closely than two single parts
+JOIN_FLOOR = 0.85
+#: ... and be this long unless equal (short syllables joined resemble too much: jian huang/jinhua hong)
+MIN_FUZZY_JOIN = 10
+#: parts of up to this many letters are compared by edit distance alone
+SHORT = 5
+VERY_SHORT = 4
+SHORT_EDIT = 0.5
+PHONETIC_MIN_LENGTH = 6
+PHONETIC_MAX_LENGTH_GAP = 2
+#: merged parts: a part this long (or longer) may be two parts of the other side written together
+MIN_JOINED = 5
+MAX_JOIN_PARTS = 8
+#: a part matched at least this well is not tried against merged parts
+STRONG = 0.9
 
 DOB_EXACT = 0.05
 DOB_SAME_YEAR = 0.02
@@ -55,53 +66,8 @@ DOB_MISMATCH = -0.15
 COUNTRY_MATCH = 0.03
 COUNTRY_MISMATCH = -0.05
 KIND_MISMATCH = -0.15
-
-_SPLIT = re.compile(r"[^a-z0-9]+")
-_APOSTROPHES = re.compile(r"['`\u2019\u2018\u02bc\u02bb]")
-
-_DIGRAPHS = (
-    ("tch", "c"),
-    ("sch", "s"),
-    ("ch", "c"),
-    ("sh", "s"),
-    ("zh", "j"),
-    ("dh", "d"),
-    ("th", "t"),
-    ("kh", "h"),
-    ("gh", "g"),
-    ("ph", "f"),
-    ("ck", "k"),
-    ("dj", "j"),
-)
-_LETTERS = str.maketrans({"q": "k", "c": "k", "z": "s", "w": "v", "y": "i", "x": "s"})
-_VOWELS = frozenset("aeiouy")
-
-
-@lru_cache(maxsize=65536)
-def tokens(name: str) -> tuple[str, ...]:
-    """Normalized tokens of a name, in their original order."""
-    text = _APOSTROPHES.sub("", anyascii(name).lower())
-    text = _APOSTROPHES.sub("", text)
-    return tuple(t for t in _SPLIT.split(text) if t)
-
-
-@lru_cache(maxsize=65536)
-def phonetic(token: str) -> str:
-    """A transliteration-tolerant key: digraphs folded, vowels after the first letter dropped,
-    repeated letters collapsed (``mohammed``, ``muhammad`` → ``mhmd``; ``yousef``, ``yusuf`` → ``asf``).
-    """
-    if token.isdigit():
-        return token
-    text = token
-    for digraph, single in _DIGRAPHS:
-        text = text.replace(digraph, single)
-    first = "a" if text[0] in _VOWELS else text[0].translate(_LETTERS)
-    rest = [c for c in text[1:].translate(_LETTERS) if c not in _VOWELS and c != "h"]
-    out = first
-    for c in rest:
-        if c != out[-1]:
-            out += c
-    return out
+#: the default review threshold: qualifiers that raise a score apply only to names at or above it
+REVIEW_BAND = 0.70
 
 
 def token_weight(token: str) -> float:
@@ -112,16 +78,35 @@ def token_weight(token: str) -> float:
     return 1.0
 
 
+@lru_cache(maxsize=262144)
 def token_similarity(a: str, b: str) -> float:
-    """Similarity of two normalized tokens in 0–1 (0 below the floor)."""
+    """Similarity of two normalized tokens in 0–1 (0 below the floor).
+
+    Short parts are held to their spelling: one letter in four is a different name more often than
+    a typo (``fang``/``kang``, ``ming``/``maung``), so parts of up to ``SHORT`` letters are compared
+    by edit distance alone; longer ones by the mean of Jaro-Winkler and edit distance. The phonetic
+    lift (transliteration variants) needs parts long enough for the key to say something.
+    """
     if a == b:
         return 1.0
     if len(a) == 1 or len(b) == 1:
         return INITIAL_MATCH if a[0] == b[0] else 0.0
     if a.isdigit() or b.isdigit():
         return 0.0
-    similarity = (JaroWinkler.similarity(a, b) + OSA.normalized_similarity(a, b)) / 2
-    if similarity >= PHONETIC_BASE and len(a) >= 3 and len(b) >= 3:
+    if len(a) >= 3 and len(b) >= 3 and spelling(a) == spelling(b):
+        return SPELLING_MATCH  # the same name in another spelling convention
+    longest = max(len(a), len(b))
+    if longest <= VERY_SHORT:
+        # three or four letters: one edit is as likely another name (kang/fang) as a typo; it
+        # counts a little, never enough to carry a two-part name into the review band
+        return SHORT_EDIT if min(len(a), len(b)) >= 3 and OSA.distance(a, b) == 1 else 0.0
+    osa = OSA.normalized_similarity(a, b)
+    similarity = osa if longest <= SHORT else (JaroWinkler.similarity(a, b) + osa) / 2
+    if (
+        similarity >= PHONETIC_BASE
+        and min(len(a), len(b)) >= PHONETIC_MIN_LENGTH
+        and abs(len(a) - len(b)) <= PHONETIC_MAX_LENGTH_GAP
+    ):
         key = phonetic(a)
         if len(key) >= 3 and key == phonetic(b):
             # a spelling variant of the same sound: lifted, but only from a similar spelling
@@ -130,32 +115,137 @@ def token_similarity(a: str, b: str) -> float:
     return similarity if similarity >= TOKEN_FLOOR else 0.0
 
 
+class Alignment(NamedTuple):
+    """How a query's parts lined up with a listed name's."""
+
+    #: weighted Dice coefficient in 0–1
+    score: float
+    #: (query part(s), listed part(s), similarity), best first
+    pairs: list[tuple[str, str, float]]
+    #: the query parts that found a partner, with the similarity of the pair
+    matched_query: list[tuple[int, float]]
+    #: the listed name's parts that found a partner, with the similarity of the pair
+    matched_name: list[tuple[int, float]]
+    #: every significant part on both sides (not a particle or legal form) found a strong partner
+    complete: bool
+
+
+def _greedy(
+    candidates: list[tuple[float, tuple[int, ...], tuple[int, ...]]],
+    query_weights: Sequence[float],
+    name_weights: Sequence[float],
+) -> tuple[float, list[tuple[float, tuple[int, ...], tuple[int, ...]]]]:
+    """Pairs taken best similarity first (among equals, the one covering more parts), each part once."""
+    candidates.sort(key=lambda c: (c[0], len(c[1]) + len(c[2])), reverse=True)
+    used_q: set[int] = set()
+    used_c: set[int] = set()
+    matched = 0.0
+    chosen = []
+    for candidate in candidates:
+        similarity, iz, js = candidate
+        if used_q.intersection(iz) or used_c.intersection(js):
+            continue
+        used_q.update(iz)
+        used_c.update(js)
+        matched += similarity * (sum(query_weights[i] for i in iz) + sum(name_weights[j] for j in js))
+        chosen.append(candidate)
+    return matched, chosen
+
+
+def _pairs(parts: Sequence[str], weak: set[int]) -> list[tuple[int, int, str]]:
+    """Every ordered pair of weak parts, written together."""
+    return [(j, k, parts[j] + parts[k]) for j in weak for k in weak if j != k]
+
+
+def _join_candidates(
+    query: Sequence[str], name: Sequence[str], weak_q: set[int], weak_c: set[int]
+) -> list[tuple[float, tuple[int, ...], tuple[int, ...]]]:
+    """A weakly matched part against two weakly matched parts of the other side written together,
+    and two against two (the space between them moved)."""
+    out: list[tuple[float, tuple[int, ...], tuple[int, ...]]] = []
+    query_pairs = _pairs(query, weak_q) if len(query) <= MAX_JOIN_PARTS else []
+    name_pairs = _pairs(name, weak_c) if len(name) <= MAX_JOIN_PARTS else []
+    sides = ((query, name_pairs, weak_q, False), (name, query_pairs, weak_c, True))
+    for one, two_pairs, one_weak, flip in sides:
+        if not two_pairs:
+            continue
+        for i in one_weak:
+            part = one[i]
+            size = len(part)
+            if size < MIN_JOINED:
+                continue
+            slack = max(2, size // 4)
+            for j, k, joined in two_pairs:
+                if abs(size - len(joined)) > slack:
+                    continue
+                similarity = token_similarity(part, joined)
+                if similarity == 1.0 or (similarity >= JOIN_FLOOR and size >= MIN_FUZZY_JOIN):
+                    out.append((similarity, (j, k), (i,)) if flip else (similarity, (i,), (j, k)))
+    # the space moved by a letter or two (``habuj ewelry`` / ``habu jewelry``): two against two
+    if len(query) <= MAX_JOIN_PARTS and len(name) <= MAX_JOIN_PARTS:
+        for a, b, joined_q in query_pairs:
+            size = len(joined_q)
+            if size < MIN_FUZZY_JOIN:
+                continue
+            for c, d, joined_c in name_pairs:
+                if abs(size - len(joined_c)) > 2:
+                    continue
+                similarity = token_similarity(joined_q, joined_c)
+                if similarity >= JOIN_FLOOR:
+                    out.append((similarity, (a, b), (c, d)))
+    return out
+
+
 def align(
-    query: Sequence[str], query_weights: Sequence[float], name: Sequence[str], name_weights: Sequence[float]
-) -> tuple[float, list[tuple[str, str, float]]]:
-    """Weighted Dice score of the best greedy pairing of two token lists, and the pairs used."""
+    query: Sequence[str],
+    query_weights: Sequence[float],
+    name: Sequence[str],
+    name_weights: Sequence[float],
+    floor: float = 0.0,
+) -> Alignment:
+    """Weighted Dice score of the best greedy pairing of two token lists, and the pairs used.
+
+    Parts are paired best similarity first, each used once. A part left unmatched or matched
+    weakly is then also compared with two such parts of the other side written together, when
+    the lengths fit (a dropped or an extra space: ``abdulhafidzlitni`` / ``abdulhafid zlitni``,
+    ``al haq`` / ``alhaq``); such a pair covers all three parts. That pass is skipped when it could
+    not lift the score to ``floor``.
+    """
     total = sum(query_weights) + sum(name_weights)
     if total <= 0:
-        return 0.0, []
-    candidates = []
+        return Alignment(0.0, [], [], [], False)
+    candidates: list[tuple[float, tuple[int, ...], tuple[int, ...]]] = []
     for i, q in enumerate(query):
         for j, c in enumerate(name):
             similarity = token_similarity(q, c)
             if similarity > 0:
-                candidates.append((similarity, i, j))
-    candidates.sort(reverse=True)
-    used_q: set[int] = set()
-    used_c: set[int] = set()
-    matched = 0.0
-    pairs: list[tuple[str, str, float]] = []
-    for similarity, i, j in candidates:
-        if i in used_q or j in used_c:
-            continue
-        used_q.add(i)
-        used_c.add(j)
-        matched += similarity * (query_weights[i] + name_weights[j])
-        pairs.append((query[i], name[j], round(similarity, 3)))
-    return min(1.0, matched / total), pairs
+                candidates.append((similarity, (i,), (j,)))
+    matched, chosen = _greedy(candidates, query_weights, name_weights)
+    strong_q = {i for s, iz, _ in chosen if s >= STRONG for i in iz}
+    strong_c = {j for s, _, js in chosen if s >= STRONG for j in js}
+    weak_q = set(range(len(query))) - strong_q
+    weak_c = set(range(len(name))) - strong_c
+    # the merged-part pass, only where it could change the outcome: the weak parts' weight is
+    # the most it can add
+    reachable = matched + sum(query_weights[i] for i in weak_q) + sum(name_weights[j] for j in weak_c)
+    if weak_q and weak_c and (len(weak_q) >= 2 or len(weak_c) >= 2) and reachable / total >= floor:
+        joins = _join_candidates(query, name, weak_q, weak_c)
+        if joins:
+            rematched, rechosen = _greedy(candidates + joins, query_weights, name_weights)
+            if rematched > matched:
+                matched, chosen = rematched, rechosen
+    pairs = [
+        (" ".join(query[i] for i in iz), " ".join(name[j] for j in js), round(similarity, 3))
+        for similarity, iz, js in chosen
+    ]
+    matched_query = [(i, similarity) for similarity, iz, _ in chosen for i in iz]
+    matched_name = [(j, similarity) for similarity, _, js in chosen for j in js]
+    strong_q = {i for s, iz, _ in chosen if s >= STRONG for i in iz}
+    strong_c = {j for s, _, js in chosen if s >= STRONG for j in js}
+    complete = all(i in strong_q for i, w in enumerate(query_weights) if w > LOW_WEIGHT) and all(
+        j in strong_c for j, w in enumerate(name_weights) if w > LOW_WEIGHT
+    )
+    return Alignment(min(1.0, matched / total), pairs, matched_query, matched_name, complete)
 
 
 # -- qualifiers -----------------------------------------------------------------------------
@@ -216,5 +306,12 @@ def qualify(name_score: float, query: NameQuery, entity: ListEntity) -> tuple[fl
         )
         if f is not None
     ]
+    if name_score < REVIEW_BAND:
+        # secondary evidence lowers a weak name match but never lifts it into the review band:
+        # a shared birth date or country does not make another person's name a match
+        features = [
+            f if f.value <= 0 else f.model_copy(update={"value": 0.0, "detail": f"{f.detail} (name below review)"})
+            for f in features
+        ]
     score = name_score + sum(f.value for f in features)
     return max(0.0, min(1.0, round(score, 4))), features

@@ -13,6 +13,11 @@ Sources (each optional except the built-in labels):
   (asynchronous: ``pending`` until KYT has processed the attempt);
 * monitoring — a Marble decision for the transfer (``configured=False`` without Marble);
 * KYC — the current answer of an investor's external KYC provider (cached; pulled when stale).
+  Investors whose KYC the registry holds (no provider, or an officer's override) need no
+  evidence: the ``kyc_verified`` rule reads their status from the snapshot.
+
+What is cached where, per kind, is in ``adapters.cache.tiered``; concurrent misses of one key
+make one provider call (single flight).
 """
 
 from __future__ import annotations
@@ -94,6 +99,10 @@ class TransferMonitor(Protocol):
 
 
 class KycAnswers(Protocol):
+    def serves(self, investor: InvestorFacts) -> bool:
+        """Whether ``investor``'s KYC is this provider's (otherwise the registry's status holds)."""
+        ...
+
     async def current(self, investor: InvestorFacts) -> ProviderKyc: ...
 
 
@@ -141,7 +150,7 @@ class ProviderEvidence:
         screening = self._screening if "wallet_risk" in needs else None
         monitor = self._monitor if "external_monitoring" in needs else None
         kyc = self._kyc if "kyc_verified" in needs else None
-        kyc_investors = self._kyc_investors(request, snapshot) if kyc is not None else []
+        kyc_investors = _kyc_investors(kyc, request, snapshot) if kyc is not None else []
         if sanctions is None and screening is None and monitor is None and not kyc_investors:
             wallet_risk = None if labels is None else WalletRiskEvidence(signals=labels, sources=self._sources)
             if wallet_risk is None:
@@ -210,28 +219,27 @@ class ProviderEvidence:
         return tuple(signal for answer in answers for signal in answer)
 
     async def _screen_one(self, screener: AddressScreener, address: str) -> tuple[WalletRiskSignal, ...]:
-        key = f"chainalysis-sanctions:{address}"
-        cached = await self._cache.get(key)
-        if cached is not None:
-            return tuple(WalletRiskSignal.model_validate(item) for item in cached)
-        signals = await screener.screen(address)
-        await self._cache.set(key, [s.model_dump(mode="json") for s in signals], self._sanctions_ttl)
-        return signals
+        async def screen() -> list[Any]:
+            return [s.model_dump(mode="json") for s in await screener.screen(address)]
 
-    @staticmethod
-    def _kyc_investors(request: CheckRequest, snapshot: Snapshot) -> list[InvestorFacts]:
-        sides = []
-        if request.transfer_type is not TransferType.ISSUANCE:
-            sides.append(request.from_address)
-        if request.transfer_type is not TransferType.REDEMPTION:
-            sides.append(request.to_address)
-        found: dict[Any, InvestorFacts] = {}
-        for address in sides:
-            wallet = snapshot.wallets.get(address)
-            investor = snapshot.investors.get(wallet.investor_id) if wallet is not None else None
-            if investor is not None and investor.kyc_provider and investor.kyc_provider_ref:
-                found[investor.id] = investor
-        return list(found.values())
+        found = await self._cache.get_or_load(f"chainalysis-sanctions:{address}", screen, self._sanctions_ttl)
+        return tuple(WalletRiskSignal.model_validate(item) for item in found.value)
+
+
+def _kyc_investors(kyc: KycAnswers, request: CheckRequest, snapshot: Snapshot) -> list[InvestorFacts]:
+    """The parties whose KYC ``kyc`` answers for (the others' status is the registry's)."""
+    sides = []
+    if request.transfer_type is not TransferType.ISSUANCE:
+        sides.append(request.from_address)
+    if request.transfer_type is not TransferType.REDEMPTION:
+        sides.append(request.to_address)
+    found: dict[Any, InvestorFacts] = {}
+    for address in sides:
+        wallet = snapshot.wallets.get(address)
+        investor = snapshot.investors.get(wallet.investor_id) if wallet is not None else None
+        if investor is not None and kyc.serves(investor):
+            found[investor.id] = investor
+    return list(found.values())
 
 
 def _policy_rules(snapshot: Snapshot, request: CheckRequest) -> frozenset[str]:

@@ -69,7 +69,12 @@ def sanctions_evidence(snapshot: Snapshot, addresses: tuple[str, ...]) -> Sancti
     hits = tuple(hit for a in addresses for hit in snapshot.sanctions.get(a, ()))
     # every active list version was consulted, not only those with a hit
     versions = tuple(sorted(set(snapshot.list_versions) | {h.list_version or h.source for h in hits}))
-    return SanctionsEvidence(hits=hits, list_versions=versions, active_list_versions=snapshot.name_list_versions)
+    return SanctionsEvidence(
+        hits=hits,
+        list_versions=versions,
+        active_list_versions=snapshot.name_list_versions,
+        name_lists_required=snapshot.name_lists_required,
+    )
 
 
 def gather_facts(snapshot: Snapshot, ledger: TokenLedger, request: CheckRequest, now: datetime) -> Facts:

@@ -1,15 +1,26 @@
-"""External KYC providers (Ballerine): webhook updates in, stale answers refreshed on demand.
+"""External KYC providers (Ballerine): webhook events in, answers pulled on the check path.
 
-The registry in PostgreSQL (``investors.kyc_status``) stays the record. A provider's answer
-reaches it two ways, both audited and followed by a snapshot refresh:
+The registry in PostgreSQL (``investors.kyc_status``) stays the record; ``KycRecords`` writes it.
+A provider's answer reaches it two ways, both audited and followed by a snapshot refresh:
 
 * **webhook** — a signed ``workflow.completed`` / ``workflow.state.changed`` event is mapped by
-  its ``correlationId`` to our investor and applied; the cached answer is replaced and every
-  process's in-process copy invalidated;
-* **pull** — on the check path, an investor whose KYC comes from a provider needs a current
+  its ``correlationId`` to our investor. Ballerine events carry no sequence or version, so they
+  are ordered by their ``timestamp`` — which a wrong clock could make lie, so it is bounded
+  first (``EventWindow``): an event dated more than ``max_skew`` after its arrival, or older than
+  ``horizon``, is refused with 422 EVENT_TIME_OUT_OF_RANGE (metered and logged) and changes
+  nothing. A redelivered event id is a ``duplicate``; an event older than the answer in force is
+  ``stale``; either way the answer states the investor's current status. An applied event
+  replaces the cached answer everywhere;
+* **pull** — on the check path, an investor whose KYC comes from Ballerine needs a current
   answer: the cached one when it is younger than ``ttl`` (REDIS_TTL_KYC); otherwise the provider
-  is asked (``GET /api/v1/external/end-users/{id}``), the answer cached and, if it differs,
-  written to the registry in the background. A cached answer is never re-fetched while fresh.
+  is asked (``GET /api/v1/external/end-users/{id}``) — once, however many checks miss the same
+  key together (single flight) — the answer cached and, if it differs, written to the registry in
+  the background.
+
+An officer may override the status with a reason (``override``); the officer is then the source
+and the provider is not asked again until a provider event dated after the override arrives.
+Investors whose KYC comes from the registry itself (no provider, another provider, an override)
+are answered from the snapshot by the ``kyc_verified`` rule: no cache look-up, no I/O.
 
 When neither a fresh cached answer nor the provider is available, the answer has no status and
 ``kyc_verified`` answers ``error`` (fail closed).
@@ -20,7 +31,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -31,8 +43,9 @@ from compliance_shield.adapters.ballerine.webhook import KycEvent, parse_event, 
 from compliance_shield.adapters.cache.tiered import TieredCache
 from compliance_shield.domain.facts import InvestorFacts, ProviderKyc
 from compliance_shield.domain.values import KycStatus
-from compliance_shield.errors import NotAuthenticated, NotFound
+from compliance_shield.errors import EventTimeOutOfRange, NotAuthenticated, NotFound, ValidationFailed
 from compliance_shield.observability.metrics import WEBHOOKS
+from compliance_shield.services.kyc_records import KycRecords, KycState, Override, ProviderAnswer
 from compliance_shield.services.refdata import ReferenceDataService
 from compliance_shield.services.snapshot import Snapshot
 
@@ -50,24 +63,56 @@ def cache_key(provider: str, reference: str) -> str:
     return f"kyc:{provider}:{reference}"
 
 
+@dataclass(frozen=True, slots=True)
+class EventWindow:
+    """The event times accepted from a provider, relative to the time an event arrives.
+
+    ``max_skew`` bounds how far a sender's clock may run ahead of ours: an event dated later than
+    arrival + ``max_skew`` is refused, so no event can claim a future that blocks every genuine
+    event after it. ``horizon`` bounds how old an event may be: an older one is refused even when
+    nothing newer was applied (a replay of an old delivery must not set today's status).
+    """
+
+    max_skew: timedelta = timedelta(minutes=5)
+    horizon: timedelta = timedelta(days=30)
+
+    def vet(self, occurred_at: datetime, received_at: datetime) -> None:
+        """Raise ``EventTimeOutOfRange`` (naming ``timestamp``) for a time outside the window."""
+        if occurred_at > received_at + self.max_skew:
+            raise EventTimeOutOfRange(
+                f"timestamp {occurred_at.isoformat()} is more than {self.max_skew} ahead of the time it "
+                f"arrived ({received_at.isoformat()}): the sender's clock is wrong",
+                field="timestamp",
+            )
+        if occurred_at < received_at - self.horizon:
+            raise EventTimeOutOfRange(
+                f"timestamp {occurred_at.isoformat()} is older than the {self.horizon} horizon for provider events",
+                field="timestamp",
+            )
+
+
 class KycService:
     def __init__(
         self,
         refdata: ReferenceDataService,
+        records: KycRecords,
         snapshot: Snapshot,
         cache: TieredCache,
         *,
         client: EndUserSource | None = None,
         webhook_secret: str | None = None,
         ttl: float = 86400.0,
+        window: EventWindow | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._refdata = refdata
+        self._records = records
         self._snapshot = snapshot
         self._cache = cache
         self._client = client
         self._secret = webhook_secret
         self._ttl = ttl
+        self._window = window or EventWindow()
         self._clock = clock
         self._background: set[asyncio.Task[Any]] = set()
         snapshot.on_change.append(self._on_reference_change)
@@ -75,18 +120,34 @@ class KycService:
     # -- webhooks ----------------------------------------------------------------------------
 
     async def handle_webhook(self, body: bytes, signature: str | None) -> dict[str, Any]:
-        """Verify, map and apply a Ballerine webhook. Raises NotAuthenticated for a bad signature,
-        ValidationFailed for a malformed body, NotFound for an unknown correlationId."""
+        """Verify, vet, map and apply a Ballerine webhook. Raises NotAuthenticated for a bad
+        signature, ValidationFailed for a malformed body (EventTimeOutOfRange for a timestamp
+        outside the window), NotFound for an unknown correlationId; every refusal is counted."""
+        received_at = self._clock()
         if not self._secret:
             WEBHOOKS.labels(PROVIDER, "not_configured").inc()
             raise NotAuthenticated("Ballerine webhooks are not configured (BALLERINE_WEBHOOK_SECRET)")
         if not verify_signature(body, signature, self._secret):
             WEBHOOKS.labels(PROVIDER, "bad_signature").inc()
             raise NotAuthenticated("the webhook signature (X-HMAC-Signature) does not match")
-        event = parse_event(body)
+        try:
+            event = parse_event(body)
+        except ValidationFailed as exc:
+            WEBHOOKS.labels(PROVIDER, "invalid").inc()
+            log.warning("webhook.invalid", provider=PROVIDER, field=exc.field, error=exc.message)
+            raise
         if event.status is None:
             WEBHOOKS.labels(PROVIDER, "ignored").inc()
             return {"status": "ignored", "event": event.event}
+        try:
+            self._window.vet(event.occurred_at, received_at)
+        except EventTimeOutOfRange as exc:
+            result = "future_dated" if event.occurred_at > received_at else "too_old"
+            WEBHOOKS.labels(PROVIDER, result).inc()
+            log.warning("webhook.refused", provider=PROVIDER, result=result, event_id=event.event_id,
+                        timestamp=event.occurred_at.isoformat(), received_at=received_at.isoformat(),
+                        error=exc.message)  # fmt: skip
+            raise
         assert event.correlation_id is not None
         investor_id = await self._refdata.find_investor_by_ref(event.correlation_id)
         if investor_id is None:
@@ -95,78 +156,107 @@ class KycService:
                 f"no investor has external_ref or id {event.correlation_id!r}",
                 details=[{"field": "correlationId", "message": "no investor with this reference"}],
             )
-        applied = await self._apply(investor_id, event)
-        WEBHOOKS.labels(PROVIDER, "applied" if applied else "stale").inc()
+        outcome, current = await self._apply(investor_id, event, received_at)
+        WEBHOOKS.labels(PROVIDER, outcome).inc()
+        assert event.status is not None
         return {
-            "status": "applied" if applied else "stale",
+            "status": outcome,
             "event": event.event,
+            "event_id": event.event_id,
             "investor_id": str(investor_id),
-            "kyc_status": event.status.value,
+            "kyc_status": current.value,
+            "event_kyc_status": event.status.value,
         }
 
-    async def _apply(self, investor_id: UUID, event: KycEvent) -> bool:
+    async def _apply(self, investor_id: UUID, event: KycEvent, received_at: datetime) -> tuple[str, KycStatus]:
         assert event.status is not None
         previous = self._snapshot.investors.get(investor_id)
         reference = event.entity_id or (previous.kyc_provider_ref if previous else None)
-        applied = await self._refdata.apply_kyc_answer(
-            investor_id,
-            event.status,
-            provider=PROVIDER,
-            provider_ref=event.entity_id,
-            checked_at=event.occurred_at,
-            actor=WEBHOOK_ACTOR,
-            evidence={"event": event.event, "state": event.state, "workflow_id": event.workflow_id},
+        result = await self._records.apply(
+            ProviderAnswer(
+                investor_id=investor_id,
+                status=event.status,
+                provider=PROVIDER,
+                provider_ref=event.entity_id,
+                checked_at=event.occurred_at,
+                actor=WEBHOOK_ACTOR,
+                evidence={"event": event.event, "state": event.state, "workflow_id": event.workflow_id},
+                event_id=event.event_id,
+                event_name=event.event,
+            ),
+            received_at,
         )
-        if applied and reference:
+        if result.outcome == "applied" and reference:
             # the webhook's answer is the freshest there is: replace the cached one everywhere
-            await self._cache.delete(cache_key(PROVIDER, reference))
-            await self._cache.set(cache_key(PROVIDER, reference), _cached(event.status, event.occurred_at), self._ttl)
-        return applied
+            key = cache_key(PROVIDER, reference)
+            await self._cache.delete(key)
+            await self._cache.set(key, _cached(event.status, event.occurred_at), self._ttl)
+        return result.outcome, result.kyc_status
+
+    # -- the officer's view and override -----------------------------------------------------
+
+    async def state(self, investor_id: UUID) -> KycState:
+        return await self._records.state(investor_id)
+
+    async def override(
+        self, investor_id: UUID, status: KycStatus, reason: str, actor: str, *, expires_at: datetime | None = None
+    ) -> KycState:
+        """Set ``investor_id``'s KYC status on an officer's authority; the reason is audited."""
+        before = self._snapshot.investors.get(investor_id)
+        state = await self._records.override(
+            Override(investor_id, status, reason, actor, self._clock(), expires_at=expires_at)
+        )
+        if before is not None and before.kyc_provider and before.kyc_provider_ref:
+            # the provider's cached answer no longer speaks for this investor
+            await self._cache.delete(cache_key(before.kyc_provider, before.kyc_provider_ref))
+        log.info("kyc.overridden", investor_id=str(investor_id), status=status.value, actor=actor)
+        return state
 
     # -- answers on the check path -----------------------------------------------------------
 
+    def serves(self, investor: InvestorFacts) -> bool:
+        """Whether the check path asks this service about ``investor`` (its KYC is Ballerine's)."""
+        return self._client is not None and investor.kyc_provider == PROVIDER and bool(investor.kyc_provider_ref)
+
     async def current(self, investor: InvestorFacts) -> ProviderKyc:
         """The provider's current answer for ``investor`` (raises ProviderFailure when it cannot be had)."""
-        provider, reference = investor.kyc_provider or PROVIDER, investor.kyc_provider_ref or ""
-        key = cache_key(provider, reference)
-        cached = await self._cache.get(key)
-        if cached is not None:
-            return ProviderKyc(
-                investor_id=investor.id,
-                provider=provider,
-                reference=reference,
-                status=KycStatus(cached["status"]),
-                checked_at=datetime.fromisoformat(cached["checked_at"]),
-                from_cache=True,
-            )
-        if self._client is None or provider != PROVIDER:
-            # nobody to ask: the registry's status, as last set by the provider, is the answer
-            return ProviderKyc(
-                investor_id=investor.id,
-                provider=provider,
-                reference=reference,
-                status=investor.kyc_status,
-                from_cache=True,
-            )
-        answer = await self._client.end_user(reference)
-        checked_at = self._clock()
-        await self._cache.set(key, _cached(answer.status, checked_at), self._ttl)
-        if answer.status != investor.kyc_status:
-            self._spawn(self._record_pull(investor.id, answer, checked_at))
+        client = self._client
+        reference = investor.kyc_provider_ref or ""
+        if client is None or not self.serves(investor):
+            raise ValueError(f"investor {investor.id}'s KYC is not Ballerine's (check serves() first)")
+        pulled: list[EndUserKyc] = []
+
+        async def pull() -> dict[str, str]:
+            answer = await client.end_user(reference)
+            pulled.append(answer)
+            return _cached(answer.status, self._clock())
+
+        lookup = await self._cache.get_or_load(cache_key(PROVIDER, reference), pull, self._ttl)
+        status, checked_at = KycStatus(lookup.value["status"]), datetime.fromisoformat(lookup.value["checked_at"])
+        if pulled and status != investor.kyc_status:
+            self._spawn(self._record_pull(investor.id, pulled[0], checked_at))
         return ProviderKyc(
-            investor_id=investor.id, provider=provider, reference=reference, status=answer.status, checked_at=checked_at
+            investor_id=investor.id,
+            provider=PROVIDER,
+            reference=reference,
+            status=status,
+            checked_at=checked_at,
+            from_cache=not pulled,
         )
 
     async def _record_pull(self, investor_id: UUID, answer: EndUserKyc, checked_at: datetime) -> None:
         try:
-            await self._refdata.apply_kyc_answer(
-                investor_id,
-                answer.status,
-                provider=PROVIDER,
-                provider_ref=answer.end_user_id,
-                checked_at=checked_at,
-                actor="provider:ballerine",
-                evidence={"approval_state": answer.approval_state, "via": "pull"},
+            await self._records.apply(
+                ProviderAnswer(
+                    investor_id=investor_id,
+                    status=answer.status,
+                    provider=PROVIDER,
+                    provider_ref=answer.end_user_id,
+                    checked_at=checked_at,
+                    actor="provider:ballerine",
+                    evidence={"approval_state": answer.approval_state, "via": "pull"},
+                ),
+                self._clock(),
             )
         except Exception as exc:  # the answer is cached; the registry catches up on the next pull
             log.warning("kyc.record_failed", investor_id=str(investor_id), error=repr(exc))

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Protocol
 
 import structlog
 
@@ -89,21 +89,22 @@ class KytScreening:
     async def status(self, request: CheckRequest, snapshot: Snapshot) -> tuple[KytState, tuple[WalletRiskSignal, ...]]:
         attempt = attempt_id(request)
         key = f"kyt:{attempt}"
-        cached = await self._cache.get(key)
-        if cached is not None:
-            if cached.get("state") == "complete":
-                return "complete", tuple(WalletRiskSignal.model_validate(s) for s in cached["signals"])
-            return "pending", ()
-        token = snapshot.tokens[request.token_id].facts
-        wallet = snapshot.wallets.get(request.from_address)
-        user = str(wallet.investor_id) if wallet is not None else request.from_address
-        registration = await self._api.register_withdrawal(
-            user, request.to_address, attempt, base_units_to_decimal(request.amount, token.decimals), self._clock()
-        )
-        await self._cache.set(key, {"state": "pending", "external_id": registration.external_id}, self._pending_ttl)
-        give_up_at = asyncio.get_running_loop().time() + self._pending_ttl
-        self._pending[key] = _Pending(key, registration.external_id, request.to_address, give_up_at)
-        KYT_PENDING.set(len(self._pending))
+
+        async def register() -> dict[str, Any]:
+            # concurrent checks of one transfer register it once (the cache's single flight)
+            token = snapshot.tokens[request.token_id].facts
+            wallet = snapshot.wallets.get(request.from_address)
+            user = str(wallet.investor_id) if wallet is not None else request.from_address
+            amount = base_units_to_decimal(request.amount, token.decimals)
+            registration = await self._api.register_withdrawal(user, request.to_address, attempt, amount, self._clock())
+            give_up_at = asyncio.get_running_loop().time() + self._pending_ttl
+            self._pending[key] = _Pending(key, registration.external_id, request.to_address, give_up_at)
+            KYT_PENDING.set(len(self._pending))
+            return {"state": "pending", "external_id": registration.external_id}
+
+        found = (await self._cache.get_or_load(key, register, self._pending_ttl)).value
+        if found.get("state") == "complete":
+            return "complete", tuple(WalletRiskSignal.model_validate(s) for s in found["signals"])
         return "pending", ()
 
     async def poll_once(self) -> int:

@@ -17,8 +17,7 @@ from pydantic import BaseModel
 
 from compliance_shield.db import Conn, audit, ledger_queries
 from compliance_shield.db import refdata as repo
-from compliance_shield.domain.values import KycStatus
-from compliance_shield.errors import Conflict, NotFound, ValidationFailed
+from compliance_shield.errors import Conflict, NotFound
 from compliance_shield.services.inputs import (
     HoldingPut,
     InvestorCreate,
@@ -53,6 +52,36 @@ def _audit_payload(values: dict[str, Any]) -> dict[str, Any]:
         else:
             out[key] = str(value)
     return out
+
+
+#: the column a unique constraint guards, named by PostgreSQL's default constraint names
+_UNIQUE_FIELDS = {
+    "investors_pkey": "id",
+    "investors_external_ref_key": "external_ref",
+    "wallets_pkey": "address",
+    "tokens_pkey": "id",
+    "tokens_contract_address_key": "contract_address",
+}
+
+
+def _clash(exc: asyncpg.UniqueViolationError, what: str) -> Conflict:
+    """409 naming the field whose value another row already has."""
+    field = _UNIQUE_FIELDS.get(exc.constraint_name or "", "id")
+    message = f"another {what} has this {field}"
+    return Conflict(message, details=[{"field": field, "message": message}])
+
+
+@asynccontextmanager
+async def _unique(what: str) -> AsyncIterator[None]:
+    try:
+        yield
+    except asyncpg.UniqueViolationError as exc:
+        raise _clash(exc, what) from exc
+
+
+def _missing(message: str, field: str) -> NotFound:
+    """404 naming the field that refers to an entity that does not exist."""
+    return NotFound(message, details=[{"field": field, "message": message}])
 
 
 #: investor fields whose change means screening the name again
@@ -102,10 +131,8 @@ class ReferenceDataService:
         values = _json_values(data, exclude_unset=False)
         values["id"] = values["id"] or uuid4()
         async with self._write() as conn:
-            try:
+            async with _unique("investor"):
                 row = await repo.insert(conn, "investors", values)
-            except asyncpg.UniqueViolationError as exc:
-                raise Conflict("an investor with this id or external_ref exists") from exc
             if self.screening is not None:
                 row = await self.screening.screen_row(conn, row)
             await self._audit(conn, actor, "investor.created", "investor", str(row["id"]), values)
@@ -117,7 +144,8 @@ class ReferenceDataService:
         if not values:
             return await self.get_investor(investor_id)
         async with self._write() as conn:
-            row = await repo.update(conn, "investors", investor_id, values)
+            async with _unique("investor"):
+                row = await repo.update(conn, "investors", investor_id, values)
             if row is None:
                 raise NotFound(f"investor {investor_id} not found")
             if self.screening is not None and SCREENED_FIELDS & values.keys():
@@ -143,45 +171,11 @@ class ReferenceDataService:
                     return None
         return found if isinstance(found, UUID) else None
 
-    async def apply_kyc_answer(
-        self,
-        investor_id: UUID,
-        status: KycStatus,
-        *,
-        provider: str,
-        provider_ref: str | None,
-        checked_at: datetime,
-        actor: str,
-        evidence: dict[str, Any],
-    ) -> bool:
-        """Record a KYC provider's answer unless a newer one was already applied.
-
-        Returns False (and changes nothing) for an answer older than the investor's
-        ``kyc_checked_at``: webhooks delivered out of order or replayed cannot roll a status back.
-        """
-        async with self._write() as conn:
-            row = await conn.fetchrow(
-                """UPDATE investors
-                      SET kyc_status = $2, kyc_provider = $3,
-                          kyc_provider_ref = COALESCE($4, kyc_provider_ref), kyc_checked_at = $5,
-                          updated_at = now(), version = version + 1
-                    WHERE id = $1 AND (kyc_checked_at IS NULL OR kyc_checked_at < $5)
-                RETURNING kyc_status""",
-                investor_id, status.value, provider, provider_ref, checked_at,
-            )  # fmt: skip
-            if row is None:
-                return False
-            payload = {"kyc_status": status.value, "kyc_provider": provider, "kyc_provider_ref": provider_ref,
-                       "kyc_checked_at": checked_at.isoformat(), **evidence}  # fmt: skip
-            await self._audit(conn, actor, "investor.kyc_updated", "investor", str(investor_id), payload)
-        await self._refresh("investors", str(investor_id))
-        return True
-
     # -- wallets -----------------------------------------------------------------------------
 
     async def _require_investor(self, conn: Conn, investor_id: UUID) -> None:
         if await repo.get(conn, "investors", investor_id) is None:
-            raise ValidationFailed(f"investor {investor_id} does not exist", field="investor_id")
+            raise _missing(f"investor {investor_id} does not exist", "investor_id")
 
     async def create_wallet(self, data: WalletCreate, actor: str) -> dict[str, Any]:
         values = _json_values(data, exclude_unset=False)
@@ -190,7 +184,8 @@ class ReferenceDataService:
             try:
                 row = await repo.insert(conn, "wallets", values)
             except asyncpg.UniqueViolationError as exc:
-                raise Conflict(f"wallet {data.address} is already bound") from exc
+                message = f"wallet {data.address} is already bound"
+                raise Conflict(message, details=[{"field": "address", "message": message}]) from exc
             await self._audit(conn, actor, "wallet.created", "wallet", data.address, values)
         await self._refresh("wallets", data.address)
         return row
@@ -219,17 +214,15 @@ class ReferenceDataService:
 
     async def _require_policy(self, conn: Conn, policy_id: UUID | None) -> None:
         if policy_id is not None and await conn.fetchval("SELECT 1 FROM policies WHERE id = $1", policy_id) is None:
-            raise ValidationFailed(f"policy {policy_id} does not exist", field="policy_id")
+            raise _missing(f"policy {policy_id} does not exist", "policy_id")
 
     async def create_token(self, data: TokenCreate, actor: str) -> dict[str, Any]:
         values = _json_values(data, exclude_unset=False)
         values["id"] = values["id"] or uuid4()
         async with self._write() as conn:
             await self._require_policy(conn, data.policy_id)
-            try:
+            async with _unique("token"):
                 row = await repo.insert(conn, "tokens", values)
-            except asyncpg.UniqueViolationError as exc:
-                raise Conflict("a token with this id or contract address exists") from exc
             await self._audit(conn, actor, "token.created", "token", str(row["id"]), values)
         await self._refresh("tokens", str(row["id"]))
         return row
@@ -240,7 +233,8 @@ class ReferenceDataService:
             return await self.get_token(token_id)
         async with self._write() as conn:
             await self._require_policy(conn, patch.policy_id)
-            row = await repo.update(conn, "tokens", token_id, values)
+            async with _unique("token"):
+                row = await repo.update(conn, "tokens", token_id, values)
             if row is None:
                 raise NotFound(f"token {token_id} not found")
             await self._audit(conn, actor, "token.updated", "token", str(token_id), values)

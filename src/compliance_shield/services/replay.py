@@ -2,6 +2,7 @@
 
 The decision is reproduced when status, risk score, restriction code, reasons and the trace all
 match. A difference means the engine or a rule changed behaviour since (or the row was edited).
+A check resolved on review is compared with the engine's answer its case kept, not the officers'.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any
 from uuid import UUID
 
 from compliance_shield.db import Conn
+from compliance_shield.db import cases as cases_repo
 from compliance_shield.db import checks as checks_repo
 from compliance_shield.domain.engine import ENGINE_VERSION, evaluate
 from compliance_shield.domain.facts import Facts
@@ -42,6 +44,10 @@ async def replay(conn: Conn, check_id: UUID) -> ReplayResult:
     )
     if document is None:
         raise NotFound(f"policy version {row['policy_version']} of {row['policy_id']} not found")
+    case = await cases_repo.case_of_check(conn, check_id)
+    if case is not None and case.outcome is not None:
+        # resolved on review: the row carries the officers' answer; the engine's is on the case
+        row = {**row, "status": case.engine_status, "restriction_code": case.engine_restriction_code}
     policy = compile_policy(document)
     facts = Facts.model_validate(row["facts"])
     decision = evaluate(policy, facts, row["created_at"])

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
@@ -59,19 +60,35 @@ RECONCILE_SECONDS = 60.0
 LIST_TABLE = "sanctions_list_versions"
 
 
+#: a UN reference number (QDi.001, KPe.023): the committee, i for individuals or e for entities, a number
+UN_REFERENCE = re.compile(r"^[A-Z]{2}[ie]\.\d{3}$")
+
+
+def served_identity(uid: str, programmes: Sequence[str]) -> tuple[str, tuple[str, ...]]:
+    """The entry's uid and programmes as served: a UN version imported before the reference number
+    became the uid (uid = DATAID, the reference among the programmes) is served by its reference,
+    as a new import of the same list is (migration 0012 moved dismissals the same way)."""
+    if uid.isdigit():
+        reference = next((p for p in programmes if UN_REFERENCE.match(p)), None)
+        if reference is not None:
+            return reference, tuple(p for p in programmes if p != reference)
+    return uid, tuple(programmes)
+
+
 def _entity(row: asyncpg.Record) -> ListedEntity:
+    uid, programmes = served_identity(row["uid"], row["programmes"])
     return ListedEntity(
         source=row["source"],
         list_version=row["label"],
         entity=ListEntity(
-            uid=row["uid"],
+            uid=uid,
             kind=row["kind"],
             name=row["name"],
             aliases=tuple(row["aliases"]),
             dates_of_birth=tuple(row["dates_of_birth"]),
             nationalities=tuple(row["nationalities"]),
             countries=tuple(row["countries"]),
-            programmes=tuple(row["programmes"]),
+            programmes=programmes,
         ),
     )
 
@@ -279,9 +296,8 @@ class ScreeningService:
                 (h for h in row["screening_hits"] if h["source"] == source and h["entity_uid"] == entity_uid), None
             )
             if hit is None:
-                raise ValidationFailed(
-                    f"the investor's current screening has no hit on {source} entry {entity_uid}", field="entity_uid"
-                )
+                message = f"the investor's current screening has no hit on {source} entry {entity_uid}"
+                raise NotFound(message, details=[{"field": "entity_uid", "message": message}])
             created = await repo.insert_dismissal(
                 conn, investor_id, source, entity_uid, hit.get("entity_name"), hit.get("score"), reason, actor
             )

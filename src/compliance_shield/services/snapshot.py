@@ -115,8 +115,10 @@ def token_entry(row: asyncpg.Record) -> TokenEntry:
 class Snapshot:
     """Reference data for the check path. Reads are plain dict look-ups (no awaits)."""
 
-    def __init__(self, countries: CountryLists) -> None:
+    def __init__(self, countries: CountryLists, *, name_lists_required: bool = False) -> None:
         self.countries = countries
+        #: no active list of names is itself a failure of name screening (production: see settings)
+        self.name_lists_required = name_lists_required
         self.investors: dict[UUID, InvestorFacts] = {}
         self.wallets: dict[str, WalletFacts] = {}
         self.tokens: dict[UUID, TokenEntry] = {}

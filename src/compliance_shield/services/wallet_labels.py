@@ -23,10 +23,15 @@ Category = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,47}$")]
 Source = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^\S+$")]
 
 
+#: printable ASCII without spaces, and a value that starts with 0x is a whole EVM address
+LABEL_ADDRESS_PATTERN = r"^(?:0x[0-9a-fA-F]{40}|0|0[!-WYZ-wyz-~][!-~]{0,126}|[!-/1-~][!-~]{0,127})$"
+LabelAddress = Annotated[AnyAddress, StringConstraints(pattern=LABEL_ADDRESS_PATTERN)]
+
+
 class WalletLabelIn(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    address: AnyAddress
+    address: LabelAddress
     category: Category
     risk_level: Literal["low", "medium", "high", "severe"]
     source: Source = "operator"
@@ -56,8 +61,10 @@ class WalletLabelService:
         self._snapshot = snapshot
 
     async def put(self, data: WalletLabelsIn, actor: str) -> list[dict[str, Any]]:
-        """Insert or replace labels (keyed by address and source)."""
-        rows = [(x.address, x.source, x.category, x.risk_level, x.note, actor) for x in data.labels]
+        """Insert or replace labels (keyed by address and source; within one request the last
+        label of an address and source wins, as it would sent one by one)."""
+        latest = {(x.address, x.source): x for x in data.labels}
+        rows = [(x.address, x.source, x.category, x.risk_level, x.note, actor) for x in latest.values()]
         async with self._pool.acquire() as conn, conn.transaction():
             stored = await repo.upsert(conn, rows)
             entry = audit.AuditEntry(

@@ -34,6 +34,7 @@ from compliance_shield.api.schemas import CheckOut, TransferCheckIn, check_out
 from compliance_shield.bootstrap import build_container
 from compliance_shield.domain import encoding
 from compliance_shield.errors import ComplianceShieldError, IdempotencyKeyReused, ServiceUnavailable
+from compliance_shield.observability.kafka_lag import LagGauge
 from compliance_shield.observability.metrics import CONSUMER_MESSAGES, CONSUMER_RETRIES
 from compliance_shield.services.checks.service import DecisionService
 from compliance_shield.services.gather import CheckRequest
@@ -193,9 +194,11 @@ class TransferRequestConsumer:
             await producer.stop()
             raise
         backoff = 0.2
+        lag = LagGauge()
         try:
             while True:
                 polled = await consumer.getmany(timeout_ms=1000, max_records=self._max_records)
+                await lag.record(consumer)
                 if not polled:
                     continue
                 try:

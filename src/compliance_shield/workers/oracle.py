@@ -18,6 +18,7 @@ import structlog
 
 from compliance_shield.adapters.chain.client import ChainError
 from compliance_shield.adapters.chain.transactions import GasPolicy, TxSender
+from compliance_shield.observability.metrics import ORACLE_WRITES
 from compliance_shield.services.oracle import OracleWriter, WriterConfig
 from compliance_shield.settings import Settings
 from compliance_shield.workers.chain import chain_resources, sleep_or_stop, stop_on_signals
@@ -65,6 +66,8 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
                     busy = False
                     try:
                         result = await writer.run_pass()
+                        for outcome, count in dataclasses.asdict(result).items():
+                            ORACLE_WRITES.labels(outcome).inc(count)
                         busy = result.submitted + result.queued > 0
                         if busy or result.confirmed or result.failed or result.cancelled:
                             log.info("oracle.pass", **dataclasses.asdict(result))

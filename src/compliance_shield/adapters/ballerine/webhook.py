@@ -9,8 +9,10 @@ Handled events (others are acknowledged and ignored):
 * ``workflow.completed`` — ``workflowFinalState`` (or ``workflowStatus``) is the outcome;
 * ``workflow.state.changed`` — ``state`` is the new state.
 
-Both carry ``correlationId`` (our investor's ``external_ref`` or id), ``ballerineEntityId`` (the
-end user, for the pull client) and ``timestamp`` (ISO-8601, when Ballerine sent it).
+Both carry ``id`` (the event's own id: a redelivery repeats it), ``correlationId`` (our
+investor's ``external_ref`` or id), ``ballerineEntityId`` (the end user, for the pull client) and
+``timestamp`` (ISO-8601, when Ballerine sent it). Ballerine events carry no sequence number or
+version, so events are ordered by ``timestamp``, which the service bounds (clock skew, horizon).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from compliance_shield.adapters.ballerine.mapping import kyc_status
 from compliance_shield.domain import encoding
@@ -49,9 +51,9 @@ def verify_signature(body: bytes, signature: str | None, secret: str) -> bool:
 class _Payload(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True)
 
-    id: str | None = None
+    id: str | None = Field(default=None, max_length=200)
     event_name: str = Field(alias="eventName", min_length=1)
-    timestamp: datetime
+    timestamp: AwareDatetime
     correlation_id: str | None = Field(default=None, alias="correlationId")
     entity_id: str | None = Field(default=None, alias="ballerineEntityId")
     state: str | None = None
@@ -59,12 +61,22 @@ class _Payload(BaseModel):
     workflow_status: str | None = Field(default=None, alias="workflowStatus")
     workflow_runtime_id: str | None = Field(default=None, alias="workflowRuntimeId")
 
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        # PostgreSQL text cannot hold NUL: refuse it here, naming the field, not at the insert
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+        return value
+
 
 @dataclass(frozen=True, slots=True)
 class KycEvent:
     """A webhook mapped to our terms. ``status`` is None for events we do not act on."""
 
     event: str
+    #: the provider's id of this event (always present on events we act on)
+    event_id: str | None
     correlation_id: str | None
     entity_id: str | None
     state: str | None
@@ -95,6 +107,7 @@ def parse_event(body: bytes) -> KycEvent:
     if payload.event_name not in HANDLED_EVENTS:
         return KycEvent(
             payload.event_name,
+            payload.id,
             payload.correlation_id,
             payload.entity_id,
             None,
@@ -102,6 +115,8 @@ def parse_event(body: bytes) -> KycEvent:
             payload.timestamp,
             payload.workflow_runtime_id,
         )
+    if not payload.id:
+        raise ValidationFailed("id is required: it makes a redelivered event recognisable", field="id")
     if not payload.correlation_id:
         raise ValidationFailed("correlationId is required to find the investor", field="correlationId")
     if payload.event_name == "workflow.completed":
@@ -113,6 +128,7 @@ def parse_event(body: bytes) -> KycEvent:
         raise ValidationFailed(f"{field} is required for {payload.event_name}", field=field)
     return KycEvent(
         event=payload.event_name,
+        event_id=payload.id,
         correlation_id=payload.correlation_id,
         entity_id=payload.entity_id,
         state=state,

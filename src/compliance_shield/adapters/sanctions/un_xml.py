@@ -1,7 +1,8 @@
 """UN Security Council consolidated list (root ``CONSOLIDATED_LIST``, schema ``sc-sanctions.xsd``).
 
-``INDIVIDUALS/INDIVIDUAL`` and ``ENTITIES/ENTITY`` each carry ``DATAID`` (stable id),
-``FIRST_NAME`` … ``FOURTH_NAME``, ``UN_LIST_TYPE`` (the sanctions regime), ``REFERENCE_NUMBER``,
+``INDIVIDUALS/INDIVIDUAL`` and ``ENTITIES/ENTITY`` each carry ``DATAID`` (an internal key),
+``FIRST_NAME`` … ``FOURTH_NAME``, ``UN_LIST_TYPE`` (the sanctions regime), ``REFERENCE_NUMBER``
+(``QDi.001``: the entry's public identity, used as its uid),
 ``NAME_ORIGINAL_SCRIPT``, aliases (``*_ALIAS`` with ``QUALITY`` Good/Low/a.k.a./f.k.a. and
 ``ALIAS_NAME``), ``NATIONALITY/VALUE``, addresses and places of birth (``COUNTRY``) and
 ``INDIVIDUAL_DATE_OF_BIRTH`` (``DATE``, ``YEAR`` or ``FROM_YEAR``/``TO_YEAR``). The root's
@@ -36,12 +37,16 @@ def _dobs(element: Element) -> list[str]:
 
 
 def _entity(element: Element, kind: EntityKind, where: str) -> ListEntity:
-    uid = text(element, "DATAID")
+    dataid = text(element, "DATAID")
+    reference = text(element, "REFERENCE_NUMBER")
+    # the reference number (QDi.001) is how the UN, its committees and analysts name an entry;
+    # DATAID is an internal key, kept only for an entry published without a reference
+    uid = reference or dataid
     if uid is None:
-        raise invalid(where, "DATAID is missing")
+        raise invalid(where, "REFERENCE_NUMBER and DATAID are missing")
     name = " ".join(part for p in _NAME_PARTS if (part := text(element, p)))
     if not name:
-        raise invalid(f"{where} DATAID {uid}", "the entry has no name")
+        raise invalid(f"{where} {uid}", "the entry has no name")
     prefix = "INDIVIDUAL" if kind is EntityKind.INDIVIDUAL else "ENTITY"
     aliases = [
         alias
@@ -50,7 +55,6 @@ def _entity(element: Element, kind: EntityKind, where: str) -> ListEntity:
     ]
     aliases.extend(texts(element, "NAME_ORIGINAL_SCRIPT"))
     places = [*texts(element, f"{prefix}_ADDRESS/COUNTRY"), *texts(element, "INDIVIDUAL_PLACE_OF_BIRTH/COUNTRY")]
-    reference = text(element, "REFERENCE_NUMBER")
     comments = text(element, "COMMENTS1")
     return ListEntity(
         uid=uid,
@@ -60,7 +64,7 @@ def _entity(element: Element, kind: EntityKind, where: str) -> ListEntity:
         dates_of_birth=unique(_dobs(element)),
         nationalities=countries.codes(list(texts(element, "NATIONALITY/VALUE"))),
         countries=countries.codes(places),
-        programmes=unique([p for p in (text(element, "UN_LIST_TYPE"), reference) if p]),
+        programmes=unique([p for p in (text(element, "UN_LIST_TYPE"),) if p]),
         remarks=comments,
     )
 
@@ -78,7 +82,7 @@ def parse(source: str, data: bytes) -> ParsedList:
         raise invalid("consolidated.xml", "no INDIVIDUAL or ENTITY elements")
     uids = [e.uid for e in entities]
     if len(set(uids)) != len(uids):
-        raise invalid("consolidated.xml", "a DATAID appears twice")
+        raise invalid("consolidated.xml", "a REFERENCE_NUMBER (or DATAID) appears twice")
     generated = root.get("dateGenerated")
     published = None
     if generated:

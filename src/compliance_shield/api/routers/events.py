@@ -34,6 +34,7 @@ Cursor = Annotated[
     Query(
         max_length=4096,
         description="a `next_cursor` from an earlier page (or an `id:` of the stream); absent → the beginning",
+        json_schema_extra={"format": "event-cursor"},
     ),
 ]
 
@@ -75,13 +76,19 @@ async def list_events(
 
 StreamCursor = Annotated[
     str | None,
-    Query(max_length=4096, description="resume after this cursor (an `id:` or `next_cursor`); absent → from now"),
+    Query(
+        max_length=4096,
+        description="resume after this cursor (an `id:` or `next_cursor`); absent → from now",
+        json_schema_extra={"format": "event-cursor"},
+    ),
 ]
 
 
 def _stream_start(
     after: StreamCursor = None,
-    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=4096)] = None,
+    last_event_id: Annotated[
+        str | None, Header(alias="Last-Event-ID", max_length=4096, json_schema_extra={"format": "event-cursor"})
+    ] = None,
 ) -> FeedCursor | None:
     """Validated before the response starts, so a bad cursor is a 422 and not a broken stream."""
     if after:

@@ -4,17 +4,17 @@ of false positives, and the list versions in force."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Query, status
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from compliance_shield.api.auth import READ, WRITE, Principal
 from compliance_shield.api.deps import container
 from compliance_shield.bootstrap import Container
 from compliance_shield.domain.screening import EntityKind, NameMatch, NameQuery, status_for
-from compliance_shield.domain.values import InvestorType
+from compliance_shield.services.inputs import ANY_ADDRESS_PATTERN
 
 router = APIRouter(prefix="/v1/screening", tags=["screening"])
 
@@ -27,9 +27,21 @@ class _In(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _kind(value: object) -> object:
+    """The lists' own type names, in any case: ``Individual``/``INDIVIDUAL``, ``Entity``, ``Vessel``,
+    ``Aircraft`` (OFAC ``sdnType``, UN ``INDIVIDUAL``/``ENTITY``) — and the investor types."""
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+ScreenedKind = Annotated[
+    Literal[EntityKind.INDIVIDUAL, EntityKind.ENTITY, EntityKind.VESSEL, EntityKind.AIRCRAFT], BeforeValidator(_kind)
+]
+
+
 class NameQueryIn(_In):
     name: Annotated[str, StringConstraints(min_length=1, max_length=300, strip_whitespace=True)]
-    type: InvestorType | None = None
+    #: individual, entity, vessel or aircraft (case-insensitive, as the lists write them)
+    type: ScreenedKind | None = None
     #: YYYY, YYYY-MM or YYYY-MM-DD
     date_of_birth: PartialDate | None = None
     country: CountryCode | None = None
@@ -37,8 +49,7 @@ class NameQueryIn(_In):
 
     def query(self) -> NameQuery:
         countries = tuple(dict.fromkeys(c for c in (self.country, self.nationality) if c))
-        kind = EntityKind(self.type.value) if self.type is not None else None
-        return NameQuery(name=self.name, kind=kind, date_of_birth=self.date_of_birth, countries=countries)
+        return NameQuery(name=self.name, kind=self.type, date_of_birth=self.date_of_birth, countries=countries)
 
 
 class NameScreeningIn(_In):
@@ -147,7 +158,7 @@ async def screen_names(
 
 @router.get("/addresses/{address}", response_model=AddressScreeningOut, summary="Screen one address")
 async def screen_address(
-    address: Annotated[str, Path(min_length=1, max_length=128)],
+    address: Annotated[str, Path(pattern=ANY_ADDRESS_PATTERN)],
     _: Principal = Depends(READ),
     c: Container = Depends(container),
 ) -> dict[str, Any]:

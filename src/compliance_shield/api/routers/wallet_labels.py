@@ -5,9 +5,9 @@ from __future__ import annotations
 import base64
 import binascii
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel
 
 from compliance_shield.api.auth import READ, WRITE, Principal
@@ -15,7 +15,10 @@ from compliance_shield.api.deps import container
 from compliance_shield.bootstrap import Container
 from compliance_shield.domain.addresses import InvalidAddress, normalize_any
 from compliance_shield.errors import ValidationFailed
+from compliance_shield.services.inputs import ANY_ADDRESS_PATTERN
 from compliance_shield.services.wallet_labels import WalletLabelsIn
+
+PathAddress = Annotated[str, Path(pattern=ANY_ADDRESS_PATTERN)]
 
 router = APIRouter(prefix="/v1/wallet-labels", tags=["wallet risk"])
 
@@ -64,7 +67,12 @@ async def put(body: WalletLabelsIn, p: Principal = Depends(WRITE), c: Container 
 @router.get("", response_model=WalletLabelPage, summary="List labels, by address")
 async def list_labels(
     category: str | None = Query(default=None, max_length=48),
-    cursor: str | None = Query(default=None, max_length=400),
+    cursor: str | None = Query(
+        default=None,
+        max_length=400,
+        description="a next_cursor this route returned; anything else is 422",
+        json_schema_extra={"format": "label-cursor"},
+    ),
     limit: int = Query(default=100, ge=1, le=1000),
     _: Principal = Depends(READ),
     c: Container = Depends(container),
@@ -78,13 +86,13 @@ async def list_labels(
 
 
 @router.get("/{address}", response_model=WalletLabelList, summary="Labels of one address")
-async def get(address: str, _: Principal = Depends(READ), c: Container = Depends(container)) -> dict[str, Any]:
+async def get(address: PathAddress, _: Principal = Depends(READ), c: Container = Depends(container)) -> dict[str, Any]:
     return {"labels": await c.wallet_labels.get(_address(address))}
 
 
 @router.delete("/{address}", response_model=WalletLabelList, summary="Remove an address's labels")
 async def delete(
-    address: str,
+    address: PathAddress,
     source: str | None = Query(default=None, max_length=64, description="only this source's label"),
     p: Principal = Depends(WRITE),
     c: Container = Depends(container),

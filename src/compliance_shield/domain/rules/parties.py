@@ -12,6 +12,9 @@ for that list entry) never count.
   (neither the re-screening sweep nor the check itself could screen it against that list yet), or
   screened against fewer list versions than ``min_list_versions`` → error
   ``EVIDENCE_UNAVAILABLE`` (fail closed);
+* no active list of names at all, where the deployment requires one (production, or
+  ``SCREENING_REQUIRE_LISTS``) → error ``EVIDENCE_UNAVAILABLE``: a deployment that never imported
+  a list screens nothing, and must say so rather than pass;
 * a side without an investor is left to ``wallet_bound``.
 """
 
@@ -74,6 +77,9 @@ def _not_consulted(facts: Facts, consulted: tuple[str, ...]) -> list[str]:
     "No party's name matches a sanctions-list entry (fuzzy score; dismissed false positives excepted).",
 )
 def sanctioned_party(params: SanctionedPartyParams, facts: Facts, now: datetime) -> RuleOutcome:
+    evidence = facts.sanctions
+    if evidence is not None and evidence.name_lists_required and not evidence.active_list_versions:
+        return unavailable("no sanctions list of names is active: import one before screening (see README)")
     cleared = _all_cleared(params, facts)
     if cleared is not None:
         return _no_match(tuple(sorted(set(cleared))))

@@ -26,6 +26,7 @@ import asyncpg
 
 from compliance_shield.db import Conn, audit, ledger_queries
 from compliance_shield.db import checks as repo
+from compliance_shield.db.decision_digest import decision_digest
 from compliance_shield.domain import encoding
 from compliance_shield.domain.decision import Decision, Reason
 from compliance_shield.domain.engine import ENGINE_VERSION, evaluate
@@ -255,5 +256,6 @@ def _audit_entry(row: CheckRow) -> audit.AuditEntry:
             "policy_hash": row["policy_hash"],
             "request_sha256": row["request_hash"],
             "facts_sha256": row["facts_sha256"],
+            "decision_sha256": decision_digest(row, row["facts_sha256"]),
         },
     )

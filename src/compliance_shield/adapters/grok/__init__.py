@@ -1,0 +1,1 @@
+"""xAI's Grok (or any OpenAI-compatible chat-completions server): structured narratives for review cases."""

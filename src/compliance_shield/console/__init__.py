@@ -1,0 +1,1 @@
+"""The compliance console: server-rendered pages at ``/console`` for analysts and officers."""
