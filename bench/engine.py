@@ -7,6 +7,12 @@ evaluations per second and the time per evaluation (mean, and p50/p99 over batch
 
     python -m bench.engine [--seconds 2] [--template india-aif]
 
+``--count N`` runs a fixed number of evaluations instead, for an instruction counter that does
+not care what else the machine is doing (docs/performance.md, "The decision engine")::
+
+    valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+        python -m bench.engine --template india-aif --count 2000
+
 No I/O happens inside the loop: this measures the pure decision core only.
 """
 
@@ -51,6 +57,10 @@ from compliance_shield.domain.values import BlockchainType, KycStatus, TransferT
 from compliance_shield.reference_data import list_templates, load_country_lists, load_template
 
 BATCH = 1000
+#: evaluations before a fixed-count run (``--count``) starts measuring
+WARM_UP = 200
+#: the moment a fixed-count run evaluates at (a fixed one: instruction counts repeat exactly)
+FIXED_NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 SENDER = "0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed"
 RECEIVER = "0xfb6916095ca1df60bb79ce92ce3ea74c37c5d359"
 
@@ -197,18 +207,24 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
 
-def run(template: str, policy: CompiledPolicy, seconds: float) -> Result:
-    now = datetime.now(UTC)
+def run(template: str, policy: CompiledPolicy, seconds: float, count: int | None = None) -> Result:
+    """Evaluate for ``seconds``, or exactly ``count`` evaluations (rounded up to whole batches)
+    after a fixed warm-up, so that an instruction counter sees the same work on every run."""
+    now = datetime.now(UTC) if count is None else FIXED_NOW
     facts = build_facts(template, now)
     decision = evaluate(policy, facts, now)
-    warm_until = time.perf_counter() + min(0.2, seconds / 10)
-    while time.perf_counter() < warm_until:  # warm caches and the CPU clock before measuring
-        evaluate(policy, facts, now)
+    if count is None:
+        warm_until = time.perf_counter() + min(0.2, seconds / 10)
+        while time.perf_counter() < warm_until:  # warm caches and the CPU clock before measuring
+            evaluate(policy, facts, now)
+    else:
+        for _ in range(WARM_UP):
+            evaluate(policy, facts, now)
     gc.collect()
     batches: list[float] = []
     total = 0.0
     clock = time.perf_counter
-    while total < seconds or not batches:
+    while (total < seconds if count is None else len(batches) * BATCH < count) or not batches:
         start = clock()
         for _ in range(BATCH):
             evaluate(policy, facts, now)
@@ -259,9 +275,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.engine", description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=2.0, help="measuring time per template (default 2)")
     parser.add_argument("--template", action="append", help="only this template (repeatable)")
+    parser.add_argument(
+        "--count",
+        type=int,
+        help="run exactly this many evaluations per template instead of timing (for instruction counters "
+        "such as valgrind --tool=callgrind; rounded up to whole batches of 1000)",
+    )
     args = parser.parse_args(argv)
     if args.seconds <= 0:
         parser.error("--seconds must be positive")
+    if args.count is not None and args.count <= 0:
+        parser.error("--count must be positive")
     templates = list_templates()
     if args.template:
         unknown = sorted(set(args.template) - set(templates))
@@ -269,7 +293,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error(f"unknown template(s) {', '.join(unknown)}; shipped: {', '.join(templates)}")
         templates = [t for t in templates if t in args.template]
     pinned = pin_to_one_core()
-    results = [run(name, load_template(name), args.seconds) for name in templates]
+    results = [run(name, load_template(name), args.seconds, args.count) for name in templates]
     console = Console()
     if not console.is_terminal:  # piped: do not squeeze the table into 80 columns
         console = Console(width=140)

@@ -60,6 +60,15 @@ def test_engine_benchmark_prints_a_line_per_template(bench_env: dict[str, str]) 
         assert len([line for line in lines if f" {template} " in line]) == 1, stdout
 
 
+def test_engine_benchmark_runs_a_fixed_count_for_instruction_counters(bench_env: dict[str, str]) -> None:
+    code, stdout, stderr = run_bench(bench_env, "bench.engine", "--count", "1000", "--template", "india-aif")
+    assert code == 0, stdout + stderr
+    assert len([line for line in stdout.splitlines() if " india-aif " in line]) == 1, stdout
+    code, _, stderr = run_bench(bench_env, "bench.engine", "--count", "0")
+    assert code == 2
+    assert "--count must be positive" in stderr
+
+
 def test_load_benchmark_stores_every_decision_it_answers_and_measures_the_baseline(
     bench_env: dict[str, str],
 ) -> None:

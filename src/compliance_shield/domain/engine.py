@@ -81,45 +81,55 @@ def _build_trace(rule: CompiledRule, outcome: RuleOutcome) -> RuleTrace:
 def evaluate(policy: CompiledPolicy, facts: Facts, now: datetime) -> Decision:
     """Run every rule of ``policy`` on ``facts`` at time ``now`` and combine the results."""
     traces: list[RuleTrace] = []
+    append = traces.append
     score = 0
-    first_fail: ReasonCode | None = None
-    first_other: ReasonCode | None = None
-    reasons: list[Reason] = []
-    # one pass: run, trace and combine (this runs for every check)
-    for rule in policy.rules:
+    adverse = False
+    # this loop runs for every rule of every check: it only runs, traces and adds up; the
+    # reasons are collected afterwards, and only when a rule found something
+    for rule, check, params, cache in policy.steps:
         try:
-            outcome = rule.definition.check(rule.params, facts, now)
+            outcome = check(params, facts, now)
         except Exception as exc:  # a broken rule must fail closed, never approve
             outcome = RuleOutcome(
                 result=RuleResult.ERROR,
                 code=ReasonCode.RULE_ERROR,
                 message=f"rule raised {type(exc).__name__}: {exc}",
             )
-        t = _trace(rule, outcome)
-        traces.append(t)
-        score += t.risk_points
-        if t.code is None:
-            continue
-        reasons.append(Reason(code=t.code, message=t.message, rule=t.rule))
-        if t.result is RuleResult.FAIL:
-            first_fail = first_fail or t.code
-        else:
-            first_other = first_other or t.code
+        cached = cache.get(id(outcome))
+        trace: RuleTrace = cached[1] if cached is not None and cached[0] is outcome else _trace(rule, outcome)
+        append(trace)
+        score += trace.risk_points
+        if trace.code is not None:
+            adverse = True
     score = min(100, score)
-    if first_fail is not None:
-        status, first = Outcome.REJECTED, first_fail
-    elif first_other is not None:
-        status, first = Outcome.ESCALATED, first_other
+    reasons: tuple[Reason, ...] = ()
+    first: ReasonCode | None = None
+    if adverse:
+        status, first, reasons = _combine(traces)
     elif score >= policy.document.escalation_threshold:
         status, first = Outcome.ESCALATED, ReasonCode.RISK_SCORE_THRESHOLD
-        reasons.append(Reason(code=first, message=MESSAGES[first] + f" ({score})", rule="escalation_threshold"))
     else:
-        status, first = Outcome.APPROVED, None
+        status = Outcome.APPROVED
+    if first is ReasonCode.RISK_SCORE_THRESHOLD:
+        reasons = (Reason(code=first, message=MESSAGES[first] + f" ({score})", rule="escalation_threshold"),)
     return Decision(
         status=status,
         risk_score=score,
-        reasons=tuple(reasons),
+        reasons=reasons,
         rules=tuple(traces),
         restriction_code=restriction_code(first),
         engine_version=ENGINE_VERSION,
     )
+
+
+def _combine(traces: list[RuleTrace]) -> tuple[Outcome, ReasonCode, tuple[Reason, ...]]:
+    """Outcome, restriction reason and reasons when some rule failed, asked for review or erred.
+
+    REJECTED with the first fail's code when any rule failed, else ESCALATED with the first
+    review's or error's code; the reasons list every adverse line in policy order.
+    """
+    reasons = tuple(Reason(code=t.code, message=t.message, rule=t.rule) for t in traces if t.code is not None)
+    first_fail = next((t.code for t in traces if t.code is not None and t.result is RuleResult.FAIL), None)
+    if first_fail is not None:
+        return Outcome.REJECTED, first_fail, reasons
+    return Outcome.ESCALATED, reasons[0].code, reasons

@@ -68,9 +68,16 @@ class CompiledPolicy:
     content_hash: str
     #: the catalogue names of the rules the policy runs (evidence is gathered only for those)
     rule_names: frozenset[str] = field(init=False)
+    #: what ``evaluate`` needs of each rule, in policy order, unpacked once: the rule, its check
+    #: function, its parameters and its trace cache
+    steps: tuple[tuple[CompiledRule, Any, BaseModel, dict[int, tuple[Any, Any]]], ...] = field(
+        init=False, compare=False, repr=False
+    )
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "rule_names", frozenset(rule.spec.rule for rule in self.rules))
+        steps = tuple((rule, rule.definition.check, rule.params, rule.trace_cache) for rule in self.rules)
+        object.__setattr__(self, "steps", steps)
 
     @property
     def name(self) -> str:

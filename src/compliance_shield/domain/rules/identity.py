@@ -8,7 +8,8 @@ the other rule modules share.
 
 from __future__ import annotations
 
-from datetime import datetime
+import functools
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import Field
@@ -22,28 +23,45 @@ from compliance_shield.domain.values import KycStatus, RuleResult, TransferType
 Side = Literal["sender", "receiver"]
 
 
+_ISSUANCE = TransferType.ISSUANCE
+_REDEMPTION = TransferType.REDEMPTION
+_PASS = RuleResult.PASS
+
+
 def checked_parties(facts: Facts) -> tuple[tuple[Side, PartyFacts], ...]:
     """The sides a party rule checks: the receiver of an issuance, the sender of a redemption."""
     kind = facts.transfer.transfer_type
-    if kind is TransferType.ISSUANCE:
+    if kind is _ISSUANCE:
         return (("receiver", facts.receiver),)
-    if kind is TransferType.REDEMPTION:
+    if kind is _REDEMPTION:
         return (("sender", facts.sender),)
     return (("sender", facts.sender), ("receiver", facts.receiver))
 
 
+#: the sides ``checked_parties`` names, per transfer type
+CHECKED_SIDES: dict[TransferType, tuple[Side, ...]] = {
+    TransferType.ISSUANCE: ("receiver",),
+    TransferType.REDEMPTION: ("sender",),
+    TransferType.SECONDARY: ("sender", "receiver"),
+}
+
+
 def receiver_checked(facts: Facts) -> bool:
     """False on a redemption, whose receiver is the issuer."""
-    return facts.transfer.transfer_type is not TransferType.REDEMPTION
+    return facts.transfer.transfer_type is not _REDEMPTION
 
 
 def passed(message: str, **details: object) -> RuleOutcome:
     """A pass. With hashable details (str, int, tuples …) the outcome is shared like ``static``:
-    most passes repeat exactly, and the engine then reuses their trace line and its JSON form."""
+    most passes repeat exactly, and the engine then reuses their trace line and its JSON form.
+
+    A pass whose message and details never vary is best made once, at import (``PASS_…``)."""
+    if not details:
+        return static(_PASS, message)
     try:
-        return static(RuleResult.PASS, message, tuple(details.items()))
+        return static(_PASS, message, tuple(details.items()))
     except TypeError:  # unhashable details: a fresh outcome
-        return RuleOutcome(result=RuleResult.PASS, message=message, details=dict(details))
+        return RuleOutcome(result=_PASS, message=message, details=dict(details))
 
 
 def not_applicable(message: str) -> RuleOutcome:
@@ -64,6 +82,8 @@ def day(moment: datetime) -> str:
 
 # -- kyc_verified ---------------------------------------------------------------------------
 
+_KYC_PASSES = {kind: passed("KYC verified and current", checked=sides) for kind, sides in CHECKED_SIDES.items()}
+
 
 def _kyc_problem(side: Side, party: PartyFacts, now: datetime) -> tuple[ReasonCode, str] | None:
     investor = party.investor
@@ -79,6 +99,9 @@ def _kyc_problem(side: Side, party: PartyFacts, now: datetime) -> tuple[ReasonCo
     return None
 
 
+_VERIFIED = KycStatus.VERIFIED
+
+
 @rule(
     "kyc_verified",
     NoParams,
@@ -86,6 +109,16 @@ def _kyc_problem(side: Side, party: PartyFacts, now: datetime) -> tuple[ReasonCo
 )
 def kyc_verified(params: NoParams, facts: Facts, now: datetime) -> RuleOutcome:
     parties = checked_parties(facts)
+    if not facts.kyc_checks:  # the common case, decided by the registry: all current?
+        for _, party in parties:
+            investor = party.investor
+            if investor is None or investor.kyc_status is not _VERIFIED:
+                break
+            expires = investor.kyc_expires_at
+            if expires is not None and expires <= now:
+                break
+        else:
+            return _KYC_PASSES[facts.transfer.transfer_type]
     # an investor whose KYC provider could not be asked has no current answer: judge the others
     unknown = {check.investor_id for check in facts.kyc_checks if check.status is None} if facts.kyc_checks else ()
     undecided = [side for side, party in parties if party.investor and party.investor.id in unknown]
@@ -111,15 +144,18 @@ def kyc_verified(params: NoParams, facts: Facts, now: datetime) -> RuleOutcome:
 # -- wallet_bound ---------------------------------------------------------------------------
 
 
+_BOUND = passed("addresses are bound to investors")
+
+
 @rule("wallet_bound", NoParams, "Each address is a wallet bound to a known investor (the whitelist).")
 def wallet_bound(params: NoParams, facts: Facts, now: datetime) -> RuleOutcome:
-    unbound = [
-        (side, party.address)
-        for side, party in checked_parties(facts)
-        if party.wallet is None or party.investor is None
-    ]
-    if not unbound:
-        return passed("addresses are bound to investors")
+    parties = checked_parties(facts)
+    for _, party in parties:
+        if party.wallet is None or party.investor is None:
+            break
+    else:
+        return _BOUND
+    unbound = [(side, party.address) for side, party in parties if party.wallet is None or party.investor is None]
     return RuleOutcome(
         result=RuleResult.FAIL,
         code=ReasonCode.WALLET_NOT_BOUND,
@@ -134,6 +170,9 @@ def wallet_bound(params: NoParams, facts: Facts, now: datetime) -> RuleOutcome:
 class InvestorCategoryParams(RuleParams):
     allowed: list[str] = Field(min_length=1)
     apply_to: Literal["receiver", "both"] = "receiver"
+
+
+_CATEGORY_ALLOWED = passed("investor category allowed")
 
 
 @rule(
@@ -153,7 +192,7 @@ def investor_category(params: InvestorCategoryParams, facts: Facts, now: datetim
         if category not in params.allowed:
             refused.append({"party": side, "category": category})
     if not refused:
-        return passed("investor category allowed")
+        return _CATEGORY_ALLOWED
     return RuleOutcome(
         result=RuleResult.FAIL,
         code=ReasonCode.CATEGORY_NOT_ALLOWED,
@@ -184,7 +223,7 @@ def accreditation_valid(params: AccreditationParams, facts: Facts, now: datetime
         return not_applicable("receiver is not in an accredited category")
     expires = investor.accreditation_expires_at
     if expires is not None and expires > now:
-        return passed(f"receiver accreditation valid until {day(expires)}")
+        return _accredited_until(expires.date())
     message = (
         "receiver has no accreditation on file"
         if expires is None
@@ -198,14 +237,27 @@ def accreditation_valid(params: AccreditationParams, facts: Facts, now: datetime
     )
 
 
+@functools.lru_cache(maxsize=1024)
+def _accredited_until(until: date) -> RuleOutcome:
+    # keyed by the date the message names, not the instant: equal instants in other zones differ
+    return passed(f"receiver accreditation valid until {until.isoformat()}")
+
+
 # -- pep_review -----------------------------------------------------------------------------
+
+
+_NO_PEP = passed("no politically exposed party")
 
 
 @rule("pep_review", NoParams, "A politically exposed party sends the transfer to review.")
 def pep_review(params: NoParams, facts: Facts, now: datetime) -> RuleOutcome:
-    peps = [side for side, party in checked_parties(facts) if party.investor is not None and party.investor.pep]
-    if not peps:
-        return passed("no politically exposed party")
+    parties = checked_parties(facts)
+    for _, party in parties:
+        if party.investor is not None and party.investor.pep:
+            break
+    else:
+        return _NO_PEP
+    peps = [side for side, party in parties if party.investor is not None and party.investor.pep]
     return RuleOutcome(
         result=RuleResult.REVIEW,
         code=ReasonCode.PEP_REVIEW,

@@ -8,6 +8,7 @@ Services gather ``recent_transfers`` for ``lookback_seconds(policy)`` — the lo
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import TYPE_CHECKING, Self
 
 from pydantic import Field, model_validator
@@ -43,6 +44,11 @@ class LimitWindow(RuleParams):
 class TransferLimitParams(RuleParams):
     windows: list[LimitWindow] = Field(min_length=1, max_length=MAX_WINDOWS)
 
+    @cached_property
+    def spans(self) -> tuple[tuple[LimitWindow, timedelta], ...]:
+        """Each window with its length as a ``timedelta``, computed once per policy."""
+        return tuple((window, timedelta(seconds=window.window_seconds)) for window in self.windows)
+
 
 def _span(seconds: int) -> str:
     """``86400`` → ``1d``, ``3600`` → ``1h``, ``90`` → ``90s``: how messages name a window."""
@@ -50,6 +56,9 @@ def _span(seconds: int) -> str:
         if seconds % size == 0:
             return f"{seconds // size}{unit}"
     return f"{seconds}s"
+
+
+_WITHIN = passed("within every transfer window")
 
 
 @rule(
@@ -61,16 +70,19 @@ def transfer_limit(params: TransferLimitParams, facts: Facts, now: datetime) -> 
     if facts.transfer.transfer_type is TransferType.ISSUANCE:
         return not_applicable("issuances are not limited per sender")
     amount = facts.transfer.amount
+    past = facts.sender.recent_transfers
     breaches: list[dict[str, object]] = []
-    for window in params.windows:
-        since = now - timedelta(seconds=window.window_seconds)
-        recent = [t.amount for t in facts.sender.recent_transfers if t.at > since]
-        total, count = sum(recent) + amount, len(recent) + 1
-        name = _span(window.window_seconds)
+    for window, span in params.spans:
+        since = now - span
+        total, count = amount, 1
+        for transfer in past:
+            if transfer.at > since:
+                total += transfer.amount
+                count += 1
         if window.max_amount is not None and total > window.max_amount:
             breaches.append(
                 {
-                    "window": name,
+                    "window": _span(window.window_seconds),
                     "window_seconds": window.window_seconds,
                     "limit": "amount",
                     "value": units(total),
@@ -80,7 +92,7 @@ def transfer_limit(params: TransferLimitParams, facts: Facts, now: datetime) -> 
         if window.max_count is not None and count > window.max_count:
             breaches.append(
                 {
-                    "window": name,
+                    "window": _span(window.window_seconds),
                     "window_seconds": window.window_seconds,
                     "limit": "count",
                     "value": count,
@@ -88,7 +100,7 @@ def transfer_limit(params: TransferLimitParams, facts: Facts, now: datetime) -> 
                 }
             )
     if not breaches:
-        return passed("within every transfer window")
+        return _WITHIN
     return RuleOutcome(
         result=RuleResult.FAIL,
         code=ReasonCode.TRANSFER_LIMIT_EXCEEDED,

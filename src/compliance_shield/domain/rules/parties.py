@@ -20,6 +20,7 @@ for that list entry) never count.
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any, Literal
 
@@ -79,11 +80,15 @@ def sanctioned_party(params: SanctionedPartyParams, facts: Facts, now: datetime)
     evidence = facts.sanctions
     if evidence is not None and evidence.name_lists_required and not evidence.active_list_versions:
         return unavailable("no sanctions list of names is active: import one before screening (see README)")
+    cleared = _all_cleared(params, facts)
+    if cleared is not None:
+        return _no_match(tuple(sorted(set(cleared))))
     rejects: list[dict[str, Any]] = []
     reviews: list[dict[str, Any]] = []
     missing: list[str] = []
     versions: set[str] = set()
     checked = 0
+    active = facts.sanctions.active_list_versions if facts.sanctions is not None else None
     for side, party in checked_parties(facts):
         investor = party.investor
         if investor is None or (params.apply_to == "receiver" and side != "receiver"):
@@ -93,7 +98,7 @@ def sanctioned_party(params: SanctionedPartyParams, facts: Facts, now: datetime)
         if screening is None or screening.status is ScreeningStatus.PENDING:
             missing.append(f"{side} investor {investor.id} has not been screened")
             continue
-        if superseded := _not_consulted(facts, screening.list_versions):
+        if active and (superseded := _not_consulted(facts, screening.list_versions)):
             missing.append(f"{side} investor {investor.id} has not yet been screened against {', '.join(superseded)}")
             continue
         if len(screening.list_versions) < params.min_list_versions:
@@ -129,4 +134,33 @@ def sanctioned_party(params: SanctionedPartyParams, facts: Facts, now: datetime)
         return unavailable("; ".join(missing))
     if not checked:
         return not_applicable("no party with an investor record to check")
-    return passed("no party name matches a sanctions list", list_versions=tuple(sorted(versions)))
+    return _no_match(tuple(sorted(versions)))
+
+
+def _all_cleared(params: SanctionedPartyParams, facts: Facts) -> tuple[str, ...] | None:
+    """The list versions consulted when every party to check was screened without any hit, against
+    enough list versions, and no list has been imported since; None otherwise (or when no party
+    has an investor): then the full rule below decides and explains."""
+    if facts.sanctions is not None and facts.sanctions.active_list_versions:
+        return None
+    consulted: tuple[str, ...] | None = None
+    receiver_only = params.apply_to == "receiver"
+    for side, party in checked_parties(facts):
+        investor = party.investor
+        if investor is None or (receiver_only and side != "receiver"):
+            continue
+        screening = investor.screening
+        if (
+            screening is None
+            or screening.status is ScreeningStatus.PENDING
+            or screening.hits
+            or len(screening.list_versions) < params.min_list_versions
+        ):
+            return None
+        consulted = screening.list_versions if consulted is None else consulted + screening.list_versions
+    return consulted
+
+
+@functools.lru_cache(maxsize=256)
+def _no_match(list_versions: tuple[str, ...]) -> RuleOutcome:
+    return passed("no party name matches a sanctions list", list_versions=list_versions)

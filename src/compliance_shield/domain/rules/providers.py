@@ -7,6 +7,7 @@ Both read evidence gathered before evaluation. Missing evidence (``None``) is an
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Literal
 
@@ -17,7 +18,7 @@ from compliance_shield.domain.facts import Facts, MonitoringOutcome, RiskLevel, 
 from compliance_shield.domain.reasons import ReasonCode
 from compliance_shield.domain.rules.identity import checked_parties, not_applicable, passed, unavailable
 from compliance_shield.domain.rules.registry import RuleParams, rule
-from compliance_shield.domain.values import RuleResult
+from compliance_shield.domain.values import RuleResult, TransferType
 
 Verdict = Literal["pass", "review", "reject"]
 
@@ -82,6 +83,12 @@ def wallet_risk(params: WalletRiskParams, facts: Facts, now: datetime) -> RuleOu
     evidence = facts.wallet_risk
     if evidence is None:
         return unavailable("wallet-risk screening is unavailable")
+    if (
+        not evidence.signals
+        and evidence.kyt != "pending"
+        and not (params.apply_to == "receiver" and facts.transfer.transfer_type is TransferType.REDEMPTION)
+    ):
+        return _no_signal(evidence.sources)  # the common case: some address screened, nothing found
     sides = [(side, party.address) for side, party in checked_parties(facts)]
     if params.apply_to == "receiver":
         sides = [(side, address) for side, address in sides if side == "receiver"]
@@ -95,8 +102,8 @@ def wallet_risk(params: WalletRiskParams, facts: Facts, now: datetime) -> RuleOu
         for signal in evidence.signals
         if _key(signal.address) in addresses or not _matches_any(signal, facts)
     ]
-    if not judged and evidence.kyt != "pending":  # the common case: nothing to report
-        return passed("no wallet-risk signal for the transfer's addresses", sources=tuple(evidence.sources))
+    if not judged and evidence.kyt != "pending":
+        return _no_signal(evidence.sources)
     details = {
         "signals": [{"verdict": verdict, **signal.model_dump(mode="json")} for signal, verdict in judged],
         "sources": list(evidence.sources),
@@ -122,6 +129,11 @@ def wallet_risk(params: WalletRiskParams, facts: Facts, now: datetime) -> RuleOu
         details=details,
         risk_points=sum(params.level_points.get(s.level, 0) for s, _ in judged),
     )
+
+
+@functools.lru_cache(maxsize=64)
+def _no_signal(sources: tuple[str, ...]) -> RuleOutcome:
+    return passed("no wallet-risk signal for the transfer's addresses", sources=sources)
 
 
 def _key(address: str) -> str:

@@ -4,9 +4,11 @@ travel rule and the large-transfer review. Currency thresholds use the token's p
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
+from functools import cached_property
 from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
@@ -28,11 +30,12 @@ TravelRuleField = Literal["name", "account", "address", "national_id", "date_of_
 
 
 def _country_hits(
-    facts: Facts, lists: dict[str, Collection[str]], apply_to: str = "both"
+    facts: Facts, lists: tuple[tuple[str, Collection[str]], ...], apply_to: str = "both"
 ) -> tuple[list[dict[str, str]], int]:
     """Matches of the checked parties' residence and nationality against named lists.
 
-    Returns the hits and how many parties had an investor to check.
+    Returns the hits (per party, attribute, then list, in that order) and how many parties had
+    an investor to check.
     """
     hits: list[dict[str, str]] = []
     checked = 0
@@ -41,11 +44,17 @@ def _country_hits(
         if investor is None or (apply_to == "receiver" and side != "receiver"):
             continue
         checked += 1
-        for attribute, value in (("country", investor.country), ("nationality", investor.nationality)):
-            if value is None:
+        country = investor.country.upper()
+        nationality = investor.nationality.upper() if investor.nationality is not None else None
+        for _, codes in lists:
+            if country in codes or nationality in codes:
+                break
+        else:  # the common case: neither code is on any list
+            continue
+        for attribute, code in (("country", country), ("nationality", nationality)):
+            if code is None:
                 continue
-            code = value.upper()
-            for list_name, codes in lists.items():
+            for list_name, codes in lists:
                 if code in codes:
                     hits.append({"party": side, "field": attribute, "country": code, "list": list_name})
     return hits, checked
@@ -60,6 +69,11 @@ class CountryBlockedParams(RuleParams):
     #: add the FATF "call for action" (countermeasures) jurisdictions from the dated lists
     include_fatf_call_for_action: bool = True
 
+    @cached_property
+    def policy_list(self) -> tuple[tuple[str, frozenset[str]], ...]:
+        """The policy's own list as ``_country_hits`` takes it (none when empty: it can match nothing)."""
+        return (("policy", frozenset(self.countries)),) if self.countries else ()
+
 
 @rule(
     "country_blocked",
@@ -67,10 +81,11 @@ class CountryBlockedParams(RuleParams):
     "A party resident in or a national of a blocked country (policy or FATF countermeasures) is refused.",
 )
 def country_blocked(params: CountryBlockedParams, facts: Facts, now: datetime) -> RuleOutcome:
-    lists: dict[str, Collection[str]] = {"policy": params.countries}
-    missing_lists = params.include_fatf_call_for_action and facts.countries is None
-    if params.include_fatf_call_for_action and facts.countries is not None:
-        lists["FATF call-for-action"] = facts.countries.call_for_action
+    lists = params.policy_list
+    countries = facts.countries
+    missing_lists = params.include_fatf_call_for_action and countries is None
+    if params.include_fatf_call_for_action and countries is not None:
+        lists += (("FATF call-for-action", countries.call_for_action),)
     hits, checked = _country_hits(facts, lists)
     if hits:
         return RuleOutcome(
@@ -83,7 +98,12 @@ def country_blocked(params: CountryBlockedParams, facts: Facts, now: datetime) -
         return unavailable("FATF country lists are unavailable")
     if not checked:
         return not_applicable("no party with an investor record to check")
-    return passed("no party in a blocked country", lists_as_of=_as_of(facts))
+    return _none_blocked(countries.as_of if countries is not None else None)
+
+
+@functools.lru_cache(maxsize=64)
+def _none_blocked(as_of: date | None) -> RuleOutcome:
+    return passed("no party in a blocked country", lists_as_of=as_of.isoformat() if as_of is not None else None)
 
 
 class CountryReviewParams(RuleParams):
@@ -94,6 +114,11 @@ class CountryReviewParams(RuleParams):
     #: "receiver" when only the acquiring side matters (e.g. Press Note 3: investment into India)
     apply_to: Literal["receiver", "both"] = "both"
 
+    @cached_property
+    def policy_list(self) -> tuple[tuple[str, frozenset[str]], ...]:
+        """The policy's own list as ``_country_hits`` takes it (none when empty: it can match nothing)."""
+        return (("policy", frozenset(self.countries)),) if self.countries else ()
+
 
 @rule(
     "country_review",
@@ -101,13 +126,14 @@ class CountryReviewParams(RuleParams):
     "A party tied to a listed country (policy list, FATF grey list, FATF EDD list) is sent to review.",
 )
 def country_review(params: CountryReviewParams, facts: Facts, now: datetime) -> RuleOutcome:
-    lists: dict[str, Collection[str]] = {"policy": params.countries}
+    lists = params.policy_list
     wants_fatf = params.include_fatf_increased_monitoring or params.include_fatf_call_for_action_edd
-    if facts.countries is not None:
+    countries = facts.countries
+    if countries is not None:
         if params.include_fatf_increased_monitoring:
-            lists["FATF increased-monitoring"] = facts.countries.increased_monitoring
+            lists += (("FATF increased-monitoring", countries.increased_monitoring),)
         if params.include_fatf_call_for_action_edd:
-            lists["FATF enhanced-due-diligence"] = facts.countries.call_for_action_edd
+            lists += (("FATF enhanced-due-diligence", countries.call_for_action_edd),)
     hits, checked = _country_hits(facts, lists, params.apply_to)
     if hits:
         return RuleOutcome(
@@ -116,11 +142,16 @@ def country_review(params: CountryReviewParams, facts: Facts, now: datetime) -> 
             message=_describe(hits),
             details={"hits": hits, "lists_as_of": _as_of(facts)},
         )
-    if wants_fatf and facts.countries is None:
+    if wants_fatf and countries is None:
         return unavailable("FATF country lists are unavailable")
     if not checked:
         return not_applicable("no party with an investor record to check")
-    return passed("no party tied to a listed country", lists_as_of=_as_of(facts))
+    return _none_listed(countries.as_of if countries is not None else None)
+
+
+@functools.lru_cache(maxsize=64)
+def _none_listed(as_of: date | None) -> RuleOutcome:
+    return passed("no party tied to a listed country", lists_as_of=as_of.isoformat() if as_of is not None else None)
 
 
 def _as_of(facts: Facts) -> str | None:
@@ -155,7 +186,7 @@ def sanctioned_address(params: NoParams, facts: Facts, now: datetime) -> RuleOut
         for hit in evidence.hits
     ]
     if not hits:
-        return passed("no address on a sanctions list", list_versions=tuple(evidence.list_versions))
+        return _no_listed_address(evidence.list_versions)
     return RuleOutcome(
         result=RuleResult.FAIL,
         code=ReasonCode.SANCTIONED_ADDRESS,
@@ -167,6 +198,11 @@ def sanctioned_address(params: NoParams, facts: Facts, now: datetime) -> RuleOut
         ),
         details={"hits": hits},
     )
+
+
+@functools.lru_cache(maxsize=256)
+def _no_listed_address(list_versions: tuple[str, ...]) -> RuleOutcome:
+    return passed("no address on a sanctions list", list_versions=list_versions)
 
 
 # -- currency thresholds --------------------------------------------------------------------
@@ -191,11 +227,16 @@ def money(value: Decimal, currency: str) -> str:
 
 
 def _missing(role: str, party: TravelRuleParty | None, required: list[TravelRuleField]) -> list[str]:
-    return [f"{role}.{name}" for name in required if party is None or not (getattr(party, name) or "").strip()]
+    if party is None:
+        return [f"{role}.{name}" for name in required]
+    return [f"{role}.{name}" for name in required if not (getattr(party, name) or "").strip()]
 
 
 def _default_fields() -> list[TravelRuleField]:
     return ["name", "account"]
+
+
+_TRAVEL_DATA_COMPLETE = passed("originator and beneficiary data complete")
 
 
 class TravelRuleParams(RuleParams):
@@ -223,7 +264,7 @@ def travel_rule(params: TravelRuleParams, facts: Facts, now: datetime) -> RuleOu
         "beneficiary", data.beneficiary if data else None, required
     )
     if not missing:
-        return passed("originator and beneficiary data complete")
+        return _TRAVEL_DATA_COMPLETE
     return RuleOutcome(
         result=RuleResult.FAIL,
         code=ReasonCode.TRAVEL_RULE_DATA_MISSING,

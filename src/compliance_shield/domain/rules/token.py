@@ -7,6 +7,7 @@ caps until they settle or their reservation expires.
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Self
@@ -41,23 +42,33 @@ def _receiver_category(facts: Facts) -> str | None:
 
 # -- token_paused, wallet_frozen -------------------------------------------------------------
 
+# passes whose message never varies, made once
+_FROZEN = WalletStatus.FROZEN
+_NOT_PAUSED = passed("token is not paused")
+_NONE_FROZEN = passed("no wallet is frozen")
+_NO_TOKEN_LOCKUP = passed("no token-wide lock-up in force")
+_WINDOW_OPEN = passed("trading window is open")
+_ALREADY_HOLDS = passed("receiver already holds the token")
+
 
 @rule("token_paused", NoParams, "The token is not paused by its issuer or agent.")
 def token_paused(params: NoParams, facts: Facts, now: datetime) -> RuleOutcome:
     if facts.token.paused:
         return _fail(ReasonCode.TOKEN_PAUSED, f"token {facts.token.symbol} is paused")
-    return passed("token is not paused")
+    return _NOT_PAUSED
 
 
 @rule("wallet_frozen", NoParams, "Neither party's wallet is frozen.")
 def wallet_frozen(params: NoParams, facts: Facts, now: datetime) -> RuleOutcome:
+    parties = checked_parties(facts)
+    for _, party in parties:
+        if party.wallet is not None and party.wallet.status is _FROZEN:
+            break
+    else:
+        return _NONE_FROZEN
     frozen = [
-        (side, party.address)
-        for side, party in checked_parties(facts)
-        if party.wallet is not None and party.wallet.status is WalletStatus.FROZEN
+        (side, party.address) for side, party in parties if party.wallet is not None and party.wallet.status is _FROZEN
     ]
-    if not frozen:
-        return passed("no wallet is frozen")
     return _fail(
         ReasonCode.WALLET_FROZEN,
         "; ".join(f"{side} wallet {address} is frozen" for side, address in frozen),
@@ -97,7 +108,7 @@ def lockup(params: LockupParams, facts: Facts, now: datetime) -> RuleOutcome:
             lockup_until=until.isoformat(),
         )
     if params.holding_period_days is None:
-        return passed("no token-wide lock-up in force")
+        return _NO_TOKEN_LOCKUP
     period = timedelta(days=params.holding_period_days)
     sender = facts.sender
     unlocked = sum(lot.amount for lot in sender.lots if lot.acquired_at <= now - period)
@@ -137,7 +148,7 @@ def trading_window(params: NoParams, facts: Facts, now: datetime) -> RuleOutcome
         return not_applicable("no party is a designated person for this token")
     closed = next((w for w in token.trading_windows if w.start <= now < w.end), None)
     if closed is None:
-        return passed("trading window is open")
+        return _WINDOW_OPEN
     because = f" ({closed.reason})" if closed.reason else ""
     return _fail(
         ReasonCode.TRADING_WINDOW_CLOSED,
@@ -155,8 +166,9 @@ def sufficient_balance(params: NoParams, facts: Facts, now: datetime) -> RuleOut
     if facts.transfer.transfer_type is TransferType.ISSUANCE:
         return not_applicable("an issuance mints new units")
     sender, amount = facts.sender, facts.transfer.amount
-    if amount <= sender.available:
-        return passed(f"available balance {sender.available} covers {amount}")
+    available = sender.available
+    if amount <= available:
+        return _covers(available, amount)
     return _fail(
         ReasonCode.INSUFFICIENT_BALANCE,
         f"sender's available balance {sender.available} is less than {amount}",
@@ -164,6 +176,12 @@ def sufficient_balance(params: NoParams, facts: Facts, now: datetime) -> RuleOut
         reserved_out=units(sender.reserved_out),
         available=units(sender.available),
     )
+
+
+@functools.lru_cache(maxsize=1024)
+def _covers(available: int, amount: int) -> RuleOutcome:
+    # amounts repeat (the same order size from the same holding): the message is made once
+    return passed(f"available balance {available} covers {amount}")
 
 
 # -- max_holders ----------------------------------------------------------------------------
@@ -201,10 +219,10 @@ def max_holders(params: MaxHoldersParams, facts: Facts, now: datetime) -> RuleOu
         return not_applicable("a redemption adds no holder")
     category = _receiver_category(facts)
     if category in params.exempt_categories:
-        return not_applicable(f"receiver category {category} is exempt from the holder cap")
+        return _exempt_from_cap(category)
     receiver = facts.receiver
     if receiver.balance + receiver.reserved_in > 0:
-        return passed("receiver already holds the token")
+        return _ALREADY_HOLDS
     exempt = set(params.exempt_categories)
     count = sum(n for cat, n in facts.token_state.holder_count_by_category.items() if cat not in exempt)
     # (a register already above the cap, e.g. after the cap was lowered, admits no one)
@@ -223,6 +241,11 @@ def max_holders(params: MaxHoldersParams, facts: Facts, now: datetime) -> RuleOu
 
 
 # -- max_balance ----------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=64)
+def _exempt_from_cap(category: str | None) -> RuleOutcome:
+    return not_applicable(f"receiver category {category} is exempt from the holder cap")
 
 
 class MaxBalanceParams(RuleParams):
@@ -344,6 +367,11 @@ class MinInvestmentParams(RuleParams):
     category_minimums: dict[str, Annotated[Decimal, Field(ge=0)]] = Field(default_factory=dict)
 
 
+@functools.lru_cache(maxsize=64)
+def _exempt_from_minimum(category: str | None) -> RuleOutcome:
+    return not_applicable(f"receiver category {category} is exempt from the minimum investment")
+
+
 @rule(
     "min_investment",
     MinInvestmentParams,
@@ -354,7 +382,7 @@ def min_investment(params: MinInvestmentParams, facts: Facts, now: datetime) -> 
         return not_applicable("a redemption makes no investment")
     category = _receiver_category(facts)
     if category in params.exempt_categories:
-        return not_applicable(f"receiver category {category} is exempt from the minimum investment")
+        return _exempt_from_minimum(category)
     minimum = params.category_minimums.get(category, params.min_value) if category else params.min_value
     value = currency_value(facts, facts.receiver.projected_balance + facts.transfer.amount, params.currency)
     if isinstance(value, RuleOutcome):
