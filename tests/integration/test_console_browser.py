@@ -1,6 +1,6 @@
 """The compliance console in a real browser (Debian's Chromium driven by Playwright).
 
-The story of issue 13: a transfer escalates on a PEP, the case appears in the queue, analyst A
+The compliance officers' story: a transfer escalates on a PEP, the case appears in the queue, analyst A
 proposes approval, A cannot confirm, officer B confirms, and the check answers APPROVED through
 the API with its event on the feed. Each page is saved under docs/screenshots/.
 """

@@ -1,4 +1,4 @@
-"""The settings of review cases and AI reasoning (issue 13)."""
+"""The settings of review cases and AI reasoning."""
 
 from __future__ import annotations
 

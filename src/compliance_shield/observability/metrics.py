@@ -238,7 +238,7 @@ AUDIT_CHAIN_ENTRIES = Gauge(
     multiprocess_mode="max",
 )
 
-# -- review cases, AI-drafted reasoning and reports (issue 13) ---------------------------------------
+# -- review cases, AI-drafted reasoning and reports ----------------------------------------------
 CASE_STEPS = Counter(
     "compliance_case_steps_total",
     "Review-case steps recorded, by action (case.opened, case.proposed, case.resolved, case.approval_refused, …)",
