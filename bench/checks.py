@@ -57,7 +57,7 @@ from bench.baseline import BaselineServer, measure_baseline
 from bench.load import CheckTally, measure
 from bench.report import render, summarize
 from bench.service import LocalService
-from compliance_shield.services.seed_data import DataSetSize
+from compliance_shield.services.reference.seed_data import DataSetSize
 
 
 async def bench(service: Service, args: argparse.Namespace) -> tuple[dict[str, Any], list[bytes]]:

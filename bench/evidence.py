@@ -43,9 +43,9 @@ from compliance_shield.domain.facts import (
 from compliance_shield.domain.policy import compile_policy
 from compliance_shield.domain.values import BlockchainType, KycStatus, TransferType
 from compliance_shield.reference_data import load_country_lists
-from compliance_shield.services.evidence import ProviderEvidence
-from compliance_shield.services.gather import CheckRequest
-from compliance_shield.services.snapshot import PolicyEntry, Snapshot, TokenEntry
+from compliance_shield.services.checks.evidence import ProviderEvidence
+from compliance_shield.services.checks.gather import CheckRequest
+from compliance_shield.services.reference.snapshot import PolicyEntry, Snapshot, TokenEntry
 
 BATCH = 1000
 SENDER = "0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed"

@@ -69,10 +69,10 @@ from compliance_shield.domain.policy import compile_policy
 from compliance_shield.domain.values import BlockchainType, KycStatus, TransferType
 from compliance_shield.observability.logging import configure_logging
 from compliance_shield.reference_data import load_country_lists
-from compliance_shield.services.evidence import ProviderEvidence
-from compliance_shield.services.gather import CheckRequest
-from compliance_shield.services.kyc import KycService
-from compliance_shield.services.snapshot import PolicyEntry, Snapshot, TokenEntry
+from compliance_shield.services.checks.evidence import ProviderEvidence
+from compliance_shield.services.checks.gather import CheckRequest
+from compliance_shield.services.providers.kyc import KycService
+from compliance_shield.services.reference.snapshot import PolicyEntry, Snapshot, TokenEntry
 
 HOST = "127.0.0.1"
 TOKEN = uuid5(NAMESPACE_URL, "bench:evidence-cache:token")

@@ -42,7 +42,7 @@ from rich.console import Console
 from compliance_shield.bootstrap import connect
 from compliance_shield.db.checks import insert_outbox
 from compliance_shield.db.migrate import upgrade
-from compliance_shield.services.events import outbox_row
+from compliance_shield.services.events.events import outbox_row
 from compliance_shield.workers.kafka import EVENTS_TOPIC, KafkaConfig, ensure_topics
 from compliance_shield.workers.relay import OutboxRelay
 

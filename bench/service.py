@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bench._harness import HOST, BenchError, ServerProcess, Service, cli_path, err, free_port
-from compliance_shield.services.seed_data import DataSetSize
+from compliance_shield.services.reference.seed_data import DataSetSize
 
 #: the longest a seed may take (a million investors take a few minutes)
 SEED_TIMEOUT = 1800

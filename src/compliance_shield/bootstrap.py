@@ -30,18 +30,18 @@ from compliance_shield.providers import Providers, build_providers
 from compliance_shield.reference_data import load_country_lists
 from compliance_shield.services.cases import CaseService
 from compliance_shield.services.cases.reports import ReportService
-from compliance_shield.services.certificates import CertificateService
+from compliance_shield.services.chain.certificates import CertificateService
 from compliance_shield.services.checks.service import DecisionService
+from compliance_shield.services.checks.settlement import SettlementService
+from compliance_shield.services.events.outbox import EventFeed
 from compliance_shield.services.heap import freeze_long_lived, freeze_survivors
-from compliance_shield.services.kyc import KycService
-from compliance_shield.services.lists import ListService
-from compliance_shield.services.outbox import EventFeed
-from compliance_shield.services.policies import PolicyService
-from compliance_shield.services.refdata import ReferenceDataService
-from compliance_shield.services.screening import ScreeningService
-from compliance_shield.services.settlement import SettlementService
-from compliance_shield.services.snapshot import Snapshot
-from compliance_shield.services.wallet_labels import WalletLabelService
+from compliance_shield.services.providers.kyc import KycService
+from compliance_shield.services.reference.policies import PolicyService
+from compliance_shield.services.reference.refdata import ReferenceDataService
+from compliance_shield.services.reference.snapshot import Snapshot
+from compliance_shield.services.screening.lists import ListService
+from compliance_shield.services.screening.screening import ScreeningService
+from compliance_shield.services.screening.wallet_labels import WalletLabelService
 from compliance_shield.settings import Settings
 
 log = structlog.get_logger(__name__)

@@ -84,11 +84,11 @@ async def _seed(
 ) -> dict[str, Any]:
     from compliance_shield.bootstrap import create_pool
     from compliance_shield.reference_data import load_country_lists
-    from compliance_shield.services.policies import PolicyService
-    from compliance_shield.services.screening import ScreeningService
-    from compliance_shield.services.seed import seed_demo, seed_progress
-    from compliance_shield.services.seed_data import DataSetSize
-    from compliance_shield.services.snapshot import Snapshot
+    from compliance_shield.services.reference.policies import PolicyService
+    from compliance_shield.services.reference.seed import seed_demo, seed_progress
+    from compliance_shield.services.reference.seed_data import DataSetSize
+    from compliance_shield.services.reference.snapshot import Snapshot
+    from compliance_shield.services.screening.screening import ScreeningService
 
     size = DataSetSize(investors, wallets_per_investor, tokens)
     pool = await create_pool(url, 4)
@@ -185,7 +185,7 @@ def serve(
             _run(lambda: _demo_cases(settings, url, seeded["sample_transfer"]))
             summary = seeded
         except Conflict:  # loaded by an earlier run: the same deterministic example applies
-            from compliance_shield.services.seed import demo_sample
+            from compliance_shield.services.reference.seed import demo_sample
 
             summary = {"sample_transfer": demo_sample()}
         _demo_banner(settings, summary)
@@ -250,7 +250,7 @@ async def _with_conn(url: str, work: Callable[[Any], Awaitable[T]]) -> T:
 def replay(check_id: UUID) -> None:
     """Re-evaluate a stored decision from its facts and policy version; report differences."""
     from compliance_shield.bootstrap import database_url
-    from compliance_shield.services.replay import replay as replay_check
+    from compliance_shield.services.checks.replay import replay as replay_check
 
     url, _ = database_url(_settings())
     result = _run(lambda: _with_conn(url, lambda conn: replay_check(conn, check_id)))

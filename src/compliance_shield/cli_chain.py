@@ -16,7 +16,7 @@ from rich.console import Console
 
 from compliance_shield.adapters.chain.client import ChainClient, ChainError
 from compliance_shield.adapters.chain.deployer import TransactionFailed
-from compliance_shield.services.chain_deploy import (
+from compliance_shield.services.chain.chain_deploy import (
     ChainDeployment,
     DeploymentIncomplete,
     DeployPlan,

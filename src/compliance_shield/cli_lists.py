@@ -57,8 +57,8 @@ def _files(path: Path) -> dict[str, bytes]:
 async def _with_services(work: Callable[[Any], Awaitable[T]]) -> T:
     from compliance_shield.bootstrap import create_pool, database_url
     from compliance_shield.db.migrate import upgrade
-    from compliance_shield.services.lists import ListService
-    from compliance_shield.services.screening import ScreeningService
+    from compliance_shield.services.screening.lists import ListService
+    from compliance_shield.services.screening.screening import ScreeningService
 
     settings = load_settings()
     url, embedded = await asyncio.to_thread(database_url, settings)

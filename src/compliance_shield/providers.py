@@ -20,13 +20,13 @@ from compliance_shield.adapters.chainalysis.kyt import KytClient
 from compliance_shield.adapters.chainalysis.sanctions import SanctionsClient
 from compliance_shield.adapters.marble.client import MarbleClient
 from compliance_shield.adapters.resilience import CircuitBreaker, Resilient, RetryPolicy
-from compliance_shield.services.evidence import ProviderEvidence
-from compliance_shield.services.kyc import EventWindow, KycService
-from compliance_shield.services.kyc_records import KycRecords
-from compliance_shield.services.kyt import KytScreening
-from compliance_shield.services.refdata import ReferenceDataService
-from compliance_shield.services.snapshot import Snapshot
-from compliance_shield.services.wallet_labels import WalletLabelService
+from compliance_shield.services.checks.evidence import ProviderEvidence
+from compliance_shield.services.providers.kyc import EventWindow, KycService
+from compliance_shield.services.providers.kyc_records import KycRecords
+from compliance_shield.services.providers.kyt import KytScreening
+from compliance_shield.services.reference.refdata import ReferenceDataService
+from compliance_shield.services.reference.snapshot import Snapshot
+from compliance_shield.services.screening.wallet_labels import WalletLabelService
 from compliance_shield.settings import Settings
 
 

@@ -24,7 +24,7 @@ from eth_utils.address import to_checksum_address
 from hypothesis import strategies as st
 
 from compliance_shield.api.deps import encode_cursor
-from compliance_shield.services.outbox import FeedCursor
+from compliance_shield.services.events.outbox import FeedCursor
 
 _RAW = st.binary(min_size=20, max_size=20).map(lambda b: "0x" + b.hex())
 _MOMENTS = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC))

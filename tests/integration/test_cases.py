@@ -26,7 +26,7 @@ from support import (
 from compliance_shield.bootstrap import Container
 from compliance_shield.domain import encoding
 from compliance_shield.services.cases.demo import escalate_demo_transfers
-from compliance_shield.services.replay import replay
+from compliance_shield.services.checks.replay import replay
 from compliance_shield.settings import Settings
 
 pytestmark = pytest.mark.integration

@@ -13,7 +13,7 @@ from support import Headers, hold, make_token, policy_document, publish_document
 
 from compliance_shield.adapters.chain.contracts import ORACLE, TOKEN, load
 from compliance_shield.bootstrap import Container
-from compliance_shield.services.indexer import ChainIndexer, IndexerConfig
+from compliance_shield.services.chain.indexer import ChainIndexer, IndexerConfig
 from compliance_shield.settings import Settings
 from compliance_shield.workers import indexer as indexer_worker
 

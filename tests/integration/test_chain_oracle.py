@@ -19,7 +19,7 @@ from compliance_shield.adapters.chain.transactions import GasPolicy, TxSender
 from compliance_shield.bootstrap import Container
 from compliance_shield.domain.reasons import RESTRICTION_CODES, ReasonCode
 from compliance_shield.domain.values import BlockchainType
-from compliance_shield.services.oracle import OracleWriter, WriterConfig
+from compliance_shield.services.chain.oracle import OracleWriter, WriterConfig
 from compliance_shield.settings import Settings
 from compliance_shield.workers import oracle as oracle_worker
 

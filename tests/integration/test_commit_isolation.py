@@ -20,7 +20,7 @@ from support import Headers, hold, make_party, make_token, publish_template, tra
 
 from compliance_shield.api.schemas import TransferCheckIn
 from compliance_shield.errors import ComplianceShieldError, InternalError
-from compliance_shield.services.gather import CheckRequest
+from compliance_shield.services.checks.gather import CheckRequest
 
 pytestmark = pytest.mark.integration
 

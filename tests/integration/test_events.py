@@ -18,7 +18,7 @@ from support import Headers, transfer
 from compliance_shield.api.app import create_app
 from compliance_shield.bootstrap import Container, connect
 from compliance_shield.db.checks import insert_outbox
-from compliance_shield.services.events import outbox_row
+from compliance_shield.services.events.events import outbox_row
 from compliance_shield.settings import Settings
 
 pytestmark = pytest.mark.integration

@@ -16,11 +16,11 @@ from compliance_shield.cli import app as cli
 from compliance_shield.db import migrate
 from compliance_shield.domain.screening import status_for
 from compliance_shield.reference_data import load_country_lists
-from compliance_shield.services.policies import PolicyService
-from compliance_shield.services.screening import ScreeningService, investor_query
-from compliance_shield.services.seed import seed_demo
-from compliance_shield.services.seed_data import DataSetSize, build_demo
-from compliance_shield.services.snapshot import Snapshot
+from compliance_shield.services.reference.policies import PolicyService
+from compliance_shield.services.reference.seed import seed_demo
+from compliance_shield.services.reference.seed_data import DataSetSize, build_demo
+from compliance_shield.services.reference.snapshot import Snapshot
+from compliance_shield.services.screening.screening import ScreeningService, investor_query
 
 pytestmark = pytest.mark.integration
 

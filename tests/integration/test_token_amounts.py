@@ -20,7 +20,7 @@ from support import Headers, hold, make_party, make_token, publish_template, tra
 
 from compliance_shield.domain import encoding
 from compliance_shield.domain.encoding import UINT256_MAX
-from compliance_shield.services.replay import replay
+from compliance_shield.services.checks.replay import replay
 
 pytestmark = pytest.mark.integration
 

@@ -17,7 +17,7 @@ from compliance_shield.adapters.chain.events import (
     decode_transfers,
     nonce_to_check_id,
 )
-from compliance_shield.services.oracle import backoff, call_data
+from compliance_shield.services.chain.oracle import backoff, call_data
 from compliance_shield.settings import Settings
 
 TOKEN_ADDRESS = "0x" + "aa" * 20

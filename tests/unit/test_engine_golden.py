@@ -1,6 +1,6 @@
 """The engine's decisions on a seeded corpus match the recorded fingerprints, case for case.
 
-Stored decisions are replayed against the engine (``services/replay.py``): a faster engine must
+Stored decisions are replayed against the engine (``services/checks/replay.py``): a faster engine must
 decide exactly as before — status, risk score, restriction code, reasons and every trace line
 with its message, parameters and details. The corpus and how to record it: ``engine_corpus.py``.
 """

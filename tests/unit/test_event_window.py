@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from compliance_shield.errors import EventTimeOutOfRange
-from compliance_shield.services.kyc import EventWindow
+from compliance_shield.services.providers.kyc import EventWindow
 
 ARRIVAL = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 WINDOW = EventWindow(max_skew=timedelta(minutes=5), horizon=timedelta(days=30))

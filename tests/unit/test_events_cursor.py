@@ -7,7 +7,7 @@ import base64
 import pytest
 
 from compliance_shield.errors import ValidationFailed
-from compliance_shield.services.outbox import FeedCursor
+from compliance_shield.services.events.outbox import FeedCursor
 
 
 def raw(text: str) -> str:

@@ -18,10 +18,10 @@ from compliance_shield.adapters.resilience import ProviderFailure
 from compliance_shield.domain.facts import InvestorFacts, MonitoringEvidence, WalletFacts, WalletRiskSignal
 from compliance_shield.domain.policy import compile_policy
 from compliance_shield.domain.values import BlockchainType, KycStatus, TransferType
-from compliance_shield.services.evidence import ProviderEvidence
-from compliance_shield.services.gather import CheckRequest
-from compliance_shield.services.kyt import KytScreening
-from compliance_shield.services.snapshot import PolicyEntry, Snapshot, TokenEntry
+from compliance_shield.services.checks.evidence import ProviderEvidence
+from compliance_shield.services.checks.gather import CheckRequest
+from compliance_shield.services.providers.kyt import KytScreening
+from compliance_shield.services.reference.snapshot import PolicyEntry, Snapshot, TokenEntry
 
 POLICY_ID = uuid4()
 RULES = ("kyc_verified", "wallet_risk", "external_monitoring")

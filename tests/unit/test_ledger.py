@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
-from compliance_shield.services.ledger import Reservation, TokenLedger
+from compliance_shield.services.checks.ledger import Reservation, TokenLedger
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 
@@ -62,7 +62,7 @@ def test_history_is_limited_to_the_look_back_window() -> None:
 
 def test_recorded_changes_rebuild_the_same_state_as_the_writer() -> None:
     """A ledger applying another process's recorded changes ends where that process's ledger is."""
-    from compliance_shield.services.ledger import change_holding, change_release, change_reserve, change_settle
+    from compliance_shield.services.checks.ledger import change_holding, change_release, change_reserve, change_settle
 
     seller, buyer, other = uuid4(), uuid4(), uuid4()
     categories = {seller: "retail", buyer: "nri", other: "retail"}

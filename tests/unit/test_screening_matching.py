@@ -16,7 +16,7 @@ from compliance_shield.domain.screening import EntityKind, ListEntity, NameMatch
 from compliance_shield.domain.screening_index import ListedEntity, NameIndex
 from compliance_shield.domain.screening_names import align, token_similarity
 from compliance_shield.domain.screening_normalize import tokens
-from compliance_shield.services.screening import served_identity
+from compliance_shield.services.screening.screening import served_identity
 
 LISTED = (
     ListEntity(uid="QDi.401", kind=EntityKind.INDIVIDUAL, name="ABDULHAFID ZLITNI", dates_of_birth=("1960",)),

@@ -307,7 +307,7 @@ def test_a_screening_older_than_an_active_list_version_is_no_evidence() -> None:
 
 def test_a_party_is_screened_for_a_check_only_against_lists_that_include_the_required_versions() -> None:
     from compliance_shield.domain.screening import NameMatch, PartyScreening, ScreeningStatus
-    from compliance_shield.services.screening import ScreeningService
+    from compliance_shield.services.screening.screening import ScreeningService
 
     service = ScreeningService(pool=None)  # type: ignore[arg-type]  (screening for a check reads no database)
     service.index = NameIndex(ListedEntity("test", "test:2026-02-27:abc", e) for e in ENTITIES)

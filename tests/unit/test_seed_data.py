@@ -11,7 +11,7 @@ from uuid import UUID
 import pytest
 
 from compliance_shield.reference_data import list_templates
-from compliance_shield.services.seed_data import CATALOGUE, DataSetSize, DemoRows, build_demo, sample_transfer
+from compliance_shield.services.reference.seed_data import CATALOGUE, DataSetSize, DemoRows, build_demo, sample_transfer
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 POLICIES: dict[str, UUID | None] = dict.fromkeys(list_templates())

@@ -14,8 +14,8 @@ from compliance_shield.domain.encoding import PlainDecimal, PositiveBaseUnits
 from compliance_shield.domain.facts import TradingWindow, TravelRuleData
 from compliance_shield.domain.values import BlockchainType, Outcome, RuleResult, TransferType
 from compliance_shield.services.checks.contract import request_hash
-from compliance_shield.services.gather import CheckRequest
-from compliance_shield.services.inputs import (
+from compliance_shield.services.checks.gather import CheckRequest
+from compliance_shield.services.reference.inputs import (
     MAX_JSON_DEPTH,
     UNSET,
     EvmAddress,

@@ -36,8 +36,8 @@ from compliance_shield.domain import encoding
 from compliance_shield.errors import ComplianceShieldError, IdempotencyKeyReused, ServiceUnavailable
 from compliance_shield.observability.kafka_lag import LagGauge
 from compliance_shield.observability.metrics import CONSUMER_MESSAGES, CONSUMER_RETRIES
+from compliance_shield.services.checks.gather import CheckRequest
 from compliance_shield.services.checks.service import DecisionService
-from compliance_shield.services.gather import CheckRequest
 from compliance_shield.settings import Settings
 from compliance_shield.workers.kafka import (
     CONSUMER_GROUP,

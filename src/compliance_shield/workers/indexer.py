@@ -14,7 +14,7 @@ import asyncpg
 import structlog
 
 from compliance_shield.adapters.chain.client import ChainError
-from compliance_shield.services.indexer import ChainIndexer, IndexerConfig
+from compliance_shield.services.chain.indexer import ChainIndexer, IndexerConfig
 from compliance_shield.settings import Settings
 from compliance_shield.workers.chain import chain_resources, sleep_or_stop, stop_on_signals
 

@@ -17,7 +17,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
-from compliance_shield.services.events import TOPIC as EVENTS_TOPIC
+from compliance_shield.services.events.events import TOPIC as EVENTS_TOPIC
 from compliance_shield.settings import Settings
 from compliance_shield.workers import on_stop_signals
 

@@ -19,7 +19,7 @@ import structlog
 from compliance_shield.adapters.chain.client import ChainError
 from compliance_shield.adapters.chain.transactions import GasPolicy, TxSender
 from compliance_shield.observability.metrics import ORACLE_WRITES
-from compliance_shield.services.oracle import OracleWriter, WriterConfig
+from compliance_shield.services.chain.oracle import OracleWriter, WriterConfig
 from compliance_shield.settings import Settings
 from compliance_shield.workers.chain import chain_resources, sleep_or_stop, stop_on_signals
 

@@ -48,7 +48,7 @@ from compliance_shield.db import outbox as repo
 from compliance_shield.db.migrate import upgrade
 from compliance_shield.domain import encoding
 from compliance_shield.observability.metrics import RELAY_FAILURES, RELAY_LEADER, RELAY_PUBLISHED, RELAY_UNPUBLISHED
-from compliance_shield.services.outbox import CHANNEL
+from compliance_shield.services.events.outbox import CHANNEL
 from compliance_shield.settings import Settings
 from compliance_shield.workers.kafka import EVENTS_TOPIC, KafkaConfig, ensure_topics, start_with_retry
 

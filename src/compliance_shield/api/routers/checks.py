@@ -26,7 +26,7 @@ from compliance_shield.db import chain as chain_repo
 from compliance_shield.db import checks as checks_repo
 from compliance_shield.domain.values import Outcome
 from compliance_shield.errors import ComplianceShieldError, NotFound, ServiceUnavailable
-from compliance_shield.services.inputs import EvmAddress, Timestamp
+from compliance_shield.services.reference.inputs import EvmAddress, Timestamp
 
 router = APIRouter(prefix="/v1/compliance", tags=["transfer checks"])
 

@@ -17,7 +17,7 @@ from compliance_shield.api.auth import READ, Principal
 from compliance_shield.api.deps import container
 from compliance_shield.bootstrap import Container
 from compliance_shield.domain import encoding
-from compliance_shield.services.outbox import START, EventFeed, FeedCursor
+from compliance_shield.services.events.outbox import START, EventFeed, FeedCursor
 
 log = structlog.get_logger(__name__)
 

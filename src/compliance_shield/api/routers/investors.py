@@ -11,7 +11,7 @@ from compliance_shield.api.auth import READ, WRITE, Principal
 from compliance_shield.api.deps import container
 from compliance_shield.api.schemas import InvestorOut, Page, WalletOut, wallet_out
 from compliance_shield.bootstrap import Container
-from compliance_shield.services.inputs import (
+from compliance_shield.services.reference.inputs import (
     Category,
     EvmAddress,
     InvestorCreate,

@@ -12,8 +12,8 @@ from compliance_shield.api.auth import READ, WRITE, Principal
 from compliance_shield.api.deps import container
 from compliance_shield.bootstrap import Container
 from compliance_shield.domain.values import KycStatus
-from compliance_shield.services.inputs import Timestamp
-from compliance_shield.services.kyc_records import KycState
+from compliance_shield.services.providers.kyc_records import KycState
+from compliance_shield.services.reference.inputs import Timestamp
 
 router = APIRouter(prefix="/v1/investors", tags=["investors and wallets"])
 

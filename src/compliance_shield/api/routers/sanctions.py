@@ -10,7 +10,7 @@ from compliance_shield.api.auth import WRITE, Principal
 from compliance_shield.api.deps import container
 from compliance_shield.api.schemas import SanctionsChangeOut
 from compliance_shield.bootstrap import Container
-from compliance_shield.services.inputs import SanctionedAddressesDelete, SanctionedAddressesIn
+from compliance_shield.services.reference.inputs import SanctionedAddressesDelete, SanctionedAddressesIn
 
 router = APIRouter(prefix="/v1/sanctions", tags=["sanctions"])
 

@@ -14,7 +14,7 @@ from compliance_shield.api.auth import READ, WRITE, Principal
 from compliance_shield.api.deps import container
 from compliance_shield.bootstrap import Container
 from compliance_shield.domain.screening import EntityKind, NameMatch, NameQuery, status_for
-from compliance_shield.services.inputs import ANY_ADDRESS_PATTERN
+from compliance_shield.services.reference.inputs import ANY_ADDRESS_PATTERN
 
 router = APIRouter(prefix="/v1/screening", tags=["screening"])
 

@@ -11,7 +11,7 @@ from compliance_shield.api.auth import ADMIN, READ, WRITE, Principal
 from compliance_shield.api.deps import container
 from compliance_shield.api.schemas import HoldingOut, Page, TokenOut, holding_out, token_out
 from compliance_shield.bootstrap import Container
-from compliance_shield.services.inputs import HoldingPut, TokenCreate, TokenPatch
+from compliance_shield.services.reference.inputs import HoldingPut, TokenCreate, TokenPatch
 
 router = APIRouter(tags=["tokens and holdings"])
 

@@ -15,8 +15,8 @@ from compliance_shield.api.deps import container
 from compliance_shield.bootstrap import Container
 from compliance_shield.domain.addresses import InvalidAddress, normalize_any
 from compliance_shield.errors import ValidationFailed
-from compliance_shield.services.inputs import ANY_ADDRESS_PATTERN
-from compliance_shield.services.wallet_labels import WalletLabelsIn
+from compliance_shield.services.reference.inputs import ANY_ADDRESS_PATTERN
+from compliance_shield.services.screening.wallet_labels import WalletLabelsIn
 
 PathAddress = Annotated[str, Path(pattern=ANY_ADDRESS_PATTERN)]
 

@@ -24,9 +24,9 @@ from compliance_shield.domain.facts import TravelRuleData
 from compliance_shield.domain.rules.limits import lookback_seconds
 from compliance_shield.domain.values import BlockchainType, RuleResult, TransferType
 from compliance_shield.services.checks.contract import request_hash
-from compliance_shield.services.gather import CheckRequest, gather_facts
-from compliance_shield.services.ledger import Reservation, TokenLedger, change_reserve
-from compliance_shield.services.snapshot import Snapshot
+from compliance_shield.services.checks.gather import CheckRequest, gather_facts
+from compliance_shield.services.checks.ledger import Reservation, TokenLedger, change_reserve
+from compliance_shield.services.reference.snapshot import Snapshot
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from compliance_shield.db import cases as repo
 from compliance_shield.domain.values import BlockchainType, TransferType
 from compliance_shield.services.cases.service import CaseService
 from compliance_shield.services.checks.contract import request_hash
-from compliance_shield.services.gather import CheckRequest
+from compliance_shield.services.checks.gather import CheckRequest
 
 
 class Decider(Protocol):

@@ -10,7 +10,7 @@ from compliance_shield.db import cases as repo
 from compliance_shield.db import checks as checks_repo
 from compliance_shield.domain.case import ReviewCase
 from compliance_shield.observability.metrics import CASE_STEPS
-from compliance_shield.services.events import outbox_row
+from compliance_shield.services.events.events import outbox_row
 
 
 def case_data(case: ReviewCase) -> dict[str, Any]:

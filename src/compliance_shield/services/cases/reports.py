@@ -29,7 +29,7 @@ from compliance_shield.domain.case import CONFIRMERS, PROPOSERS, require_role
 from compliance_shield.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from compliance_shield.services.cases.records import record
 from compliance_shield.services.ids import uuid7
-from compliance_shield.services.snapshot import Snapshot
+from compliance_shield.services.reference.snapshot import Snapshot
 
 
 class ReportService:

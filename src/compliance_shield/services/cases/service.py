@@ -28,9 +28,9 @@ from compliance_shield.domain.case import CaseStatus, Origin, Resolution, Review
 from compliance_shield.errors import Conflict, NotFound, ValidationFailed
 from compliance_shield.services.cases.approval import ApprovalRefused, request_of, take_approval
 from compliance_shield.services.cases.records import record, record_check_answer
-from compliance_shield.services.gather import CheckRequest
+from compliance_shield.services.checks.gather import CheckRequest
 from compliance_shield.services.ids import uuid7
-from compliance_shield.services.snapshot import Snapshot
+from compliance_shield.services.reference.snapshot import Snapshot
 
 log = structlog.get_logger(__name__)
 

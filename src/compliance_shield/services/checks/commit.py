@@ -37,11 +37,11 @@ from compliance_shield.errors import ServiceUnavailable
 from compliance_shield.observability.metrics import CHECKS, LEDGER_CATCHUPS, LEDGER_RELOADS
 from compliance_shield.services.checks import idempotency
 from compliance_shield.services.checks.contract import CheckRow, Pending
-from compliance_shield.services.events import outbox_row
-from compliance_shield.services.gather import gather_facts
+from compliance_shield.services.checks.gather import gather_facts
+from compliance_shield.services.checks.ledger import Reservation, TokenLedger, change_reserve
+from compliance_shield.services.events.events import outbox_row
 from compliance_shield.services.heap import freeze_survivors
-from compliance_shield.services.ledger import Reservation, TokenLedger, change_reserve
-from compliance_shield.services.snapshot import Snapshot
+from compliance_shield.services.reference.snapshot import Snapshot
 
 Clock = Callable[[], datetime]
 #: the ledger changes made per token in a batch (also: which ledgers to drop on failure)

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 from compliance_shield.domain import encoding
 from compliance_shield.domain.facts import InvestorFacts
 from compliance_shield.domain.screening import PartyScreening
-from compliance_shield.services.gather import CheckRequest
+from compliance_shield.services.checks.gather import CheckRequest
 
 #: a stored decision as the repositories read and write it (the API shapes it with ``check_out``)
 CheckRow = dict[str, Any]

@@ -18,11 +18,11 @@ from compliance_shield.domain.screening import PartyScreening
 from compliance_shield.errors import ComplianceShieldError, NotFound
 from compliance_shield.services.checks.commit import Clock, Committer
 from compliance_shield.services.checks.contract import CheckRow, PartyScreener, Pending
+from compliance_shield.services.checks.evidence import Evidence, EvidenceGatherer, ProviderEvidence
+from compliance_shield.services.checks.gather import CheckRequest
+from compliance_shield.services.checks.ledger import TokenLedger
 from compliance_shield.services.checks.writer import Admission, GroupCommitWriter
-from compliance_shield.services.evidence import Evidence, EvidenceGatherer, ProviderEvidence
-from compliance_shield.services.gather import CheckRequest
-from compliance_shield.services.ledger import TokenLedger
-from compliance_shield.services.snapshot import Snapshot
+from compliance_shield.services.reference.snapshot import Snapshot
 
 
 def utcnow() -> datetime:

@@ -45,9 +45,9 @@ from compliance_shield.domain.facts import InvestorFacts, ProviderKyc
 from compliance_shield.domain.values import KycStatus
 from compliance_shield.errors import EventTimeOutOfRange, NotAuthenticated, NotFound, ValidationFailed
 from compliance_shield.observability.metrics import WEBHOOKS
-from compliance_shield.services.kyc_records import KycRecords, KycState, Override, ProviderAnswer
-from compliance_shield.services.refdata import ReferenceDataService
-from compliance_shield.services.snapshot import Snapshot
+from compliance_shield.services.providers.kyc_records import KycRecords, KycState, Override, ProviderAnswer
+from compliance_shield.services.reference.refdata import ReferenceDataService
+from compliance_shield.services.reference.snapshot import Snapshot
 
 log = structlog.get_logger(__name__)
 

@@ -30,9 +30,9 @@ from compliance_shield.db import lists as lists_repo
 from compliance_shield.db import screening as screening_repo
 from compliance_shield.domain.screening import status_for
 from compliance_shield.errors import Conflict
-from compliance_shield.services.policies import PolicyService
-from compliance_shield.services.screening import ScreeningService, investor_query
-from compliance_shield.services.seed_data import DataSetSize, DemoRows, build_demo, sample_transfer
+from compliance_shield.services.reference.policies import PolicyService
+from compliance_shield.services.reference.seed_data import DataSetSize, DemoRows, build_demo, sample_transfer
+from compliance_shield.services.screening.screening import ScreeningService, investor_query
 
 #: the columns of each table's rows, in ``DemoRows`` order
 INVESTOR_COLUMNS = (

@@ -15,11 +15,11 @@ from compliance_shield.domain.facts import (
     TravelRuleData,
 )
 from compliance_shield.domain.values import BlockchainType, TransferType
-from compliance_shield.services.ledger import TokenLedger
-from compliance_shield.services.snapshot import Snapshot
+from compliance_shield.services.checks.ledger import TokenLedger
+from compliance_shield.services.reference.snapshot import Snapshot
 
 if TYPE_CHECKING:
-    from compliance_shield.services.evidence import Evidence
+    from compliance_shield.services.checks.evidence import Evidence
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,9 +32,9 @@ from compliance_shield.adapters.chainalysis.kyt import KytResult, Registration
 from compliance_shield.adapters.resilience import ProviderFailure
 from compliance_shield.domain.facts import KytState, WalletRiskSignal
 from compliance_shield.observability.metrics import KYT_PENDING
-from compliance_shield.services.evidence import base_units_to_decimal
-from compliance_shield.services.gather import CheckRequest
-from compliance_shield.services.snapshot import Snapshot
+from compliance_shield.services.checks.evidence import base_units_to_decimal
+from compliance_shield.services.checks.gather import CheckRequest
+from compliance_shield.services.reference.snapshot import Snapshot
 
 log = structlog.get_logger(__name__)
 

@@ -16,8 +16,8 @@ from compliance_shield.db import audit
 from compliance_shield.db import wallet_labels as repo
 from compliance_shield.domain.addresses import InvalidAddress, normalize_evm
 from compliance_shield.errors import NotFound
-from compliance_shield.services.inputs import AnyAddress
-from compliance_shield.services.snapshot import Snapshot
+from compliance_shield.services.reference.inputs import AnyAddress
+from compliance_shield.services.reference.snapshot import Snapshot
 
 Category = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,47}$")]
 Source = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^\S+$")]

@@ -31,7 +31,7 @@ import asyncpg
 from compliance_shield.db import audit
 from compliance_shield.domain.values import KycStatus
 from compliance_shield.errors import NotFound
-from compliance_shield.services.snapshot import Snapshot
+from compliance_shield.services.reference.snapshot import Snapshot
 
 #: the ``kyc_provider`` of a status set by an officer's override
 OFFICER = "officer"

@@ -20,8 +20,8 @@ from compliance_shield.db import checks as checks_repo
 from compliance_shield.db import refdata as refdata_repo
 from compliance_shield.db import reservations as repo
 from compliance_shield.errors import Conflict, NotFound, ValidationFailed
-from compliance_shield.services.events import outbox_row
-from compliance_shield.services.ledger import Reservation, change_release, change_settle
+from compliance_shield.services.checks.ledger import Reservation, change_release, change_settle
+from compliance_shield.services.events.events import outbox_row
 
 log = structlog.get_logger(__name__)
 

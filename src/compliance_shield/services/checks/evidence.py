@@ -47,8 +47,8 @@ from compliance_shield.domain.facts import (
 from compliance_shield.domain.screening import PartyScreening
 from compliance_shield.domain.values import TransferType
 from compliance_shield.observability.metrics import EVIDENCE_LATENCY, EVIDENCE_UNAVAILABLE
-from compliance_shield.services.gather import CheckRequest
-from compliance_shield.services.snapshot import Snapshot
+from compliance_shield.services.checks.gather import CheckRequest
+from compliance_shield.services.reference.snapshot import Snapshot
 
 log = structlog.get_logger(__name__)
 

@@ -44,7 +44,7 @@ from compliance_shield.db import chain as repo
 from compliance_shield.db import checks as checks_repo
 from compliance_shield.db import refdata as refdata_repo
 from compliance_shield.db import reservations as reservations_repo
-from compliance_shield.services.events import outbox_row
+from compliance_shield.services.events.events import outbox_row
 
 log = structlog.get_logger(__name__)
 

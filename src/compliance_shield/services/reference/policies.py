@@ -14,8 +14,8 @@ from compliance_shield.domain.engine import ENGINE_VERSION
 from compliance_shield.domain.policy import CompiledPolicy, compile_policy, load_document_text
 from compliance_shield.errors import Conflict, NotFound
 from compliance_shield.reference_data import list_templates, load_template
-from compliance_shield.services.events import outbox_row
-from compliance_shield.services.snapshot import Snapshot
+from compliance_shield.services.events.events import outbox_row
+from compliance_shield.services.reference.snapshot import Snapshot
 
 _POLICY_COLUMNS = "id, name, title, description, draft, draft_updated_at, current_version, created_at, updated_at"
 

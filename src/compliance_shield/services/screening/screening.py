@@ -47,7 +47,7 @@ from compliance_shield.domain.screening import (
 from compliance_shield.domain.screening_index import ListedEntity, NameIndex
 from compliance_shield.errors import Conflict, NotFound, ServiceUnavailable, ValidationFailed
 from compliance_shield.observability.metrics import NAME_SCREENING_LATENCY, NAME_SCREENINGS, SCREENING_INDEX_NAMES
-from compliance_shield.services.snapshot import Snapshot
+from compliance_shield.services.reference.snapshot import Snapshot
 
 log = structlog.get_logger(__name__)
 

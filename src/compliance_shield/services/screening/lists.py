@@ -29,8 +29,8 @@ from compliance_shield.db import lists as repo
 from compliance_shield.domain.screening import ParsedList, version_label
 from compliance_shield.errors import ValidationFailed
 from compliance_shield.observability.metrics import LIST_IMPORTS
-from compliance_shield.services.screening import ScreeningService
-from compliance_shield.services.snapshot import Snapshot
+from compliance_shield.services.reference.snapshot import Snapshot
+from compliance_shield.services.screening.screening import ScreeningService
 
 log = structlog.get_logger(__name__)
 

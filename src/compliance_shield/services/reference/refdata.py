@@ -18,7 +18,8 @@ from pydantic import BaseModel
 from compliance_shield.db import Conn, audit, ledger_queries
 from compliance_shield.db import refdata as repo
 from compliance_shield.errors import Conflict, NotFound
-from compliance_shield.services.inputs import (
+from compliance_shield.services.checks.ledger import change_holding
+from compliance_shield.services.reference.inputs import (
     HoldingPut,
     InvestorCreate,
     InvestorPatch,
@@ -29,9 +30,8 @@ from compliance_shield.services.inputs import (
     WalletCreate,
     WalletPatch,
 )
-from compliance_shield.services.ledger import change_holding
-from compliance_shield.services.screening import ScreeningService
-from compliance_shield.services.snapshot import Snapshot
+from compliance_shield.services.reference.snapshot import Snapshot
+from compliance_shield.services.screening.screening import ScreeningService
 
 
 def _json_values(model: BaseModel, *, exclude_unset: bool) -> dict[str, Any]:

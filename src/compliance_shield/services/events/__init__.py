@@ -1,0 +1,1 @@
+"""Events: the transactional outbox and the feed of committed events."""

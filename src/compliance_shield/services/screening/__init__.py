@@ -1,0 +1,1 @@
+"""Sanctions screening: list versions and imports, name and address screening, wallet-risk labels."""
