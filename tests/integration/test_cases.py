@@ -24,6 +24,7 @@ from support import (
 )
 
 from compliance_shield.bootstrap import Container
+from compliance_shield.db.decision_digest import verify_decisions
 from compliance_shield.domain import encoding
 from compliance_shield.services.cases.demo import escalate_demo_transfers
 from compliance_shield.services.checks.replay import replay
@@ -243,6 +244,10 @@ async def test_four_eyes_approval_turns_the_check_into_an_approval_with_its_rese
     assert [(a["action"], a["actor"]) for a in actions] == [
         ("case.opened", "system"), ("case.proposed", "analyst-a"), ("case.resolved", "officer-b"),
     ]  # fmt: skip
+    # the audit chain follows the decision the review changed: verification finds it as recorded
+    async with container.pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
+        verified = await verify_decisions(conn)
+    assert check["id"] not in {m.check_id for m in verified.mismatches}, verified.mismatches
 
 
 async def test_an_admin_cannot_confirm_their_own_proposal(

@@ -86,6 +86,13 @@ def test_the_installed_package_migrates_and_serves_ready(installed: Path, new_da
     # the migration Job's command, then the image's default command
     migrated = subprocess.run(["compliance-shield", "migrate"], env=env, capture_output=True, text=True, check=False)  # noqa: S607
     assert migrated.returncode == 0, migrated.stdout + migrated.stderr
+    # production screens names fail-closed: it is ready only once a list of names is loaded
+    un_list = Path(__file__).resolve().parents[1] / "fixtures" / "sanctions" / "un" / "UN_consolidated.xml"
+    imported = subprocess.run(  # noqa: S603
+        ["compliance-shield", "lists", "import", str(un_list), "--source", "un"],  # noqa: S607
+        env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert imported.returncode == 0, imported.stdout + imported.stderr
     server = subprocess.Popen(["compliance-shield", "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # noqa: S607
     try:
         ready = None

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 from compliance_shield.db import Conn, json_text
 from compliance_shield.domain import encoding
@@ -96,13 +97,27 @@ _ROWS = f"""SELECT {", ".join(f"{f}::text AS {f}" if f in _JSON_FIELDS else f fo
               FROM transfer_compliance_checks WHERE id = ANY($1::uuid[])"""  # noqa: S608 (fixed column names)
 
 
+async def stored_digest(conn: Conn, check_id: UUID) -> tuple[str, str]:
+    """``(decision_sha256, facts_sha256)`` of a check as stored now: what an audit entry recording a
+    legitimate change of the decision (a review's resolution) carries, so that verification follows it."""
+    row = await conn.fetchrow(_ROWS, [check_id])
+    if row is None:
+        raise LookupError(f"check {check_id} is not stored")
+    return decision_digest(dict(row), row["stored_facts_sha256"]), row["stored_facts_sha256"]
+
+
 async def verify_decisions(conn: Conn) -> DecisionsResult:
-    """Compare every audited decision with its stored row (run inside one snapshot: see ``audit.verify``)."""
-    audited = await conn.fetch(
+    """Compare every audited decision with its stored row (run inside one snapshot: see ``audit.verify``).
+
+    A decision changed by a review case is compared with the digest its ``transfer_check.reviewed``
+    entry recorded (the newest entry of a check wins)."""
+    entries = await conn.fetch(
         """SELECT entity_id, payload->>'decision_sha256' AS digest, payload->>'facts_sha256' AS facts_sha256
-             FROM audit_log WHERE action = 'transfer_check.decided' AND payload ? 'decision_sha256'
+             FROM audit_log
+            WHERE action IN ('transfer_check.decided', 'transfer_check.reviewed') AND payload ? 'decision_sha256'
             ORDER BY seq"""
     )
+    audited = list({e["entity_id"]: e for e in entries}.values())
     mismatches: list[DecisionMismatch] = []
     for start in range(0, len(audited), _BATCH):
         chunk = audited[start : start + _BATCH]

@@ -8,6 +8,7 @@ from typing import Any
 from compliance_shield.db import Conn, audit
 from compliance_shield.db import cases as repo
 from compliance_shield.db import checks as checks_repo
+from compliance_shield.db.decision_digest import stored_digest
 from compliance_shield.domain.case import ReviewCase
 from compliance_shield.observability.metrics import CASE_STEPS
 from compliance_shield.services.events.events import outbox_row
@@ -59,8 +60,15 @@ async def record_check_answer(conn: Conn, check: dict[str, Any], case: ReviewCas
         "case_id": str(case.id),
     }
     await checks_repo.insert_outbox(conn, [outbox_row("transfer_check.decided", str(check["token_id"]), data, now)])
+    # the decision as it now stands, digested as audit verification digests stored decisions
+    digest, facts_digest = await stored_digest(conn, check["id"])
+    payload = {
+        "status": check["status"],
+        "case_id": str(case.id),
+        "expires_at": data["expires_at"],
+        "decision_sha256": digest,
+        "facts_sha256": facts_digest,
+    }
     await audit.append(
-        conn,
-        [audit.AuditEntry(now, actor, "transfer_check.reviewed", "transfer_check", str(check["id"]),
-                          {"status": check["status"], "case_id": str(case.id), "expires_at": data["expires_at"]})],
-    )  # fmt: skip
+        conn, [audit.AuditEntry(now, actor, "transfer_check.reviewed", "transfer_check", str(check["id"]), payload)]
+    )
