@@ -19,12 +19,13 @@ import yaml
 from deploy_support import ROOT, public_get_routes, setting_names
 
 from compliance_shield import __version__
+from compliance_shield.settings import Settings
 
 K8S = ROOT / "deploy" / "k8s"
 #: the Kubernetes version the manifests are validated against (EKS standard support)
 KUBERNETES_VERSION = "1.33.0"
 OVERLAYS = ("dev", "prod")
-CUSTOM_KINDS = {"ServiceMonitor", "PrometheusRule", "ExternalSecret", "SecretStore"}
+CUSTOM_KINDS = {"ServiceMonitor", "PodMonitor", "PrometheusRule", "ExternalSecret", "SecretStore"}
 WORKERS = ("relay", "consumer", "oracle", "indexer")
 APP_IMAGE = "compliance-shield-api"
 Doc = dict[str, Any]
@@ -255,3 +256,22 @@ def test_the_audit_policy_records_secret_access_without_content() -> None:
     assert rules[first_secret_rule]["level"] == "Metadata"
     assert all(r["level"] != "RequestResponse" for r in rules[:first_secret_rule])
     assert rules[-1]["level"] != "None", "whatever is not matched is still recorded"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_worker_serves_metrics_and_health_on_its_own_port_and_is_scraped(
+    rendered: dict[str, list[Doc]], overlay: str
+) -> None:
+    defaults = Settings.model_fields
+    for worker in WORKERS:
+        container = _one(rendered[overlay], "Deployment", f"compliance-{worker}")["spec"]["template"]["spec"][
+            "containers"
+        ][0]
+        metrics = next(p for p in container["ports"] if p["name"] == "metrics")
+        assert metrics["containerPort"] == defaults[f"{worker}_metrics_port"].default, worker
+        assert container["livenessProbe"]["httpGet"] == {"path": "/health", "port": "metrics"}
+    monitor = _one(rendered[overlay], "PodMonitor", "compliance-workers")
+    assert monitor["spec"]["selector"]["matchLabels"] == {"app.kubernetes.io/component": "worker"}
+    assert [e["port"] for e in monitor["spec"]["podMetricsEndpoints"]] == ["metrics"]
+    scraped = _one(rendered[overlay], "NetworkPolicy", "compliance-workers-metrics")["spec"]["ingress"][0]
+    assert scraped["ports"] == [{"protocol": "TCP", "port": "metrics"}]
