@@ -85,6 +85,13 @@ async def sign_in(page: Page, base: str, headers: Headers) -> None:
     await expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
 
 
+async def sign_out(page: Page) -> None:
+    """Sign out and wait until the sign-in page is shown (the session cookie is gone by then: going
+    elsewhere before the answer arrives would still carry it)."""
+    await page.get_by_role("button", name="Sign out").click()
+    await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+
+
 async def shot(page: Page, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
@@ -155,7 +162,7 @@ async def test_an_escalated_transfer_is_approved_by_two_people_in_the_console(
     assert "confirming a resolution needs one of the roles: officer" in await refused.text()
 
     # officer B confirms
-    await page.get_by_role("button", name="Sign out").click()
+    await sign_out(page)
     await sign_in(page, console_url, officer)
     await page.goto(f"{console_url}/console/cases/{case_id}")
     await page.get_by_role("button", name="Confirm the proposal").click()
@@ -256,7 +263,7 @@ async def test_an_officer_drafts_an_str_that_another_officer_signs_and_policies_
     await shot(page, "09-str-submitted")
     report_url = page.url
 
-    await page.get_by_role("button", name="Sign out").click()
+    await sign_out(page)
     await sign_in(page, console_url, signer)
     await page.goto(report_url)
     await page.get_by_role("button", name="Sign and file").click()
